@@ -1,0 +1,54 @@
+"""The ``ecgscope`` command line.
+
+One Typer app; each command group lives in its own module and registers itself here.  Every
+error caused by input ends as ``error: <file>: <message>`` on stderr and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import typer
+
+from ecgscope.errors import ECGScopeError
+
+app = typer.Typer(
+    name="ecgscope",
+    help="Read, analyze, classify and serve ECGs with foundation models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# command modules register on `app` when imported
+from ecgscope.cli import data_commands, record_commands  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ecgscope`` script."""
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    try:
+        # without standalone mode click returns typer.Exit's code instead of exiting
+        rc = app(args=argv, prog_name="ecgscope", standalone_mode=False)
+    except ECGScopeError as err:
+        typer.echo(f"error: {err}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors come as ClickException subclasses
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return rc if isinstance(rc, int) else 0
+
+

@@ -1,0 +1,5 @@
+import sys
+
+from ecgscope.cli import main
+
+sys.exit(main())

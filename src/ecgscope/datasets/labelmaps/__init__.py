@@ -1,0 +1,1 @@
+"""Label-map data files (JSON), loaded by :mod:`ecgscope.datasets.labelmap`."""

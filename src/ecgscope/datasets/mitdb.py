@@ -1,0 +1,101 @@
+"""MIT-BIH Arrhythmia Database: 30-min 2-lead ambulatory ECGs with beat-by-beat reference labels."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import wfdb
+
+from ecgscope.datasets.base import ECGDataset
+from ecgscope.datasets.labelmap import load_label_map
+from ecgscope.datasets.splits import assign_group_folds
+from ecgscope.labels import LABELS
+
+# WFDB beat annotation codes (annotations that are beats, not rhythm/quality markers)
+BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
+
+
+@dataclass
+class BeatAnnotations:
+    """Reference annotations of one record."""
+
+    fs: float
+    n_samples: int
+    beat_samples: np.ndarray  # sample of every beat annotation
+    beat_symbols: np.ndarray  # its WFDB code
+    rhythm_starts: np.ndarray  # sample where each rhythm starts
+    rhythms: list[str]  # "(N", "(AFIB", ...
+
+    def rhythm_intervals(self) -> list[tuple[int, int, str]]:
+        if not len(self.rhythm_starts):
+            return []
+        ends = list(self.rhythm_starts[1:]) + [self.n_samples]
+        return [(int(a), int(b), r) for a, b, r in zip(self.rhythm_starts, ends, self.rhythms, strict=True)]
+
+
+def read_beat_annotations(base: str, extension: str = "atr") -> BeatAnnotations:
+    """Beats and rhythm changes of a WFDB record's reference annotation file."""
+    header = wfdb.rdheader(base)
+    ann = wfdb.rdann(base, extension)
+    sym = np.asarray(ann.symbol)
+    samples = np.asarray(ann.sample, dtype=np.int64)
+    is_beat = np.isin(sym, list(BEAT_SYMBOLS))
+    aux = np.asarray([(a or "").strip("\x00 ") for a in ann.aux_note])
+    is_rhythm = (sym == "+") & (aux != "")
+    return BeatAnnotations(float(header.fs), int(header.sig_len), samples[is_beat], sym[is_beat],
+                           samples[is_rhythm], [str(a) for a in aux[is_rhythm]])
+
+
+def window_labels(ann: BeatAnnotations, start: int, stop: int, spec: dict) -> np.ndarray:
+    """(17,) labels of samples [start, stop) from a beat/rhythm label spec (``mitdb.json``)."""
+    out = np.full(len(LABELS), np.nan, dtype=np.float32)
+    in_win = (ann.beat_samples >= start) & (ann.beat_samples < stop)
+    beats = ann.beat_symbols[in_win]
+    active = {r for a, b, r in ann.rhythm_intervals() if a < stop and b > start}
+    for label, rule in spec.items():
+        hit = bool(set(rule.get("beats", [])) & set(beats.tolist()))
+        hit |= bool(active & set(rule.get("rhythms", [])))
+        if "majority_beats" in rule and beats.size:
+            hit |= bool(np.isin(beats, rule["majority_beats"]).mean() > 0.5)
+        out[LABELS.index(label)] = float(hit)
+    return out
+
+
+class MITBIH(ECGDataset):
+    """MIT-BIH records cut into non-overlapping windows (default 10 s) labelled from the annotations."""
+
+    name = "mitdb"
+    subdir = "mitdb"
+    marker = "RECORDS"
+    description = "MIT-BIH Arrhythmia, 2 leads, 360 Hz, beat labels; windows of 10 s"
+    label_map = "mitdb"
+
+    def __init__(self, root: str | os.PathLike | None = None, window_s: float = 10.0):
+        super().__init__(root)
+        self.window_s = float(window_s)
+
+    def record_ids(self) -> list[str]:
+        return [ln.strip() for ln in (self.root / "RECORDS").read_text().split() if ln.strip()
+                and (self.root / f"{ln.strip()}.hea").exists()]
+
+    def annotations(self, record_id: str) -> BeatAnnotations:
+        return read_beat_annotations(str(self.root / str(record_id)))
+
+    def _patient_of(self, record_id: str) -> str:
+        return record_id  # the 100-series records are 23 different people
+
+    def _build_index(self):
+        spec = load_label_map(self.label_map)["labels"]
+        rows, labels = [], []
+        for rid in self.record_ids():
+            ann = self.annotations(rid)
+            step = int(round(self.window_s * ann.fs))
+            for a in range(0, ann.n_samples - step + 1, step):
+                rows.append((rid, self._patient_of(rid), str(self.root / f"{rid}.hea"), a / ann.fs, self.window_s))
+                labels.append(window_labels(ann, a, a + step, spec))
+        index = pd.DataFrame(rows, columns=["record_id", "patient_id", "path", "start_s", "duration_s"])
+        index["fold"] = assign_group_folds(index["patient_id"], 10, seed=0)
+        return index, np.asarray(labels, dtype=np.float32).reshape(-1, len(LABELS))
