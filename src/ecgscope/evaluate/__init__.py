@@ -1,0 +1,1 @@
+"""Evaluation: classification metrics with confidence intervals, fiducial/beat scoring, benchmark runners."""
