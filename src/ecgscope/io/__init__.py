@@ -34,7 +34,7 @@ from ecgscope.io.array_format import read_array_file
 from ecgscope.io.csv_format import read_csv, write_csv
 from ecgscope.io.edf_format import read_edf, write_edf
 from ecgscope.io.json_format import read_json, record_to_json_dict, write_json
-from ecgscope.io.wfdb_format import read_wfdb, write_wfdb
+from ecgscope.io.wfdb_format import read_wfdb, wfdb_signal_files, write_wfdb
 from ecgscope.record import Record
 
 __all__ = [
@@ -73,10 +73,11 @@ def _check_format_name(fmt: str | None) -> str | None:
 def _read_path(path: Path, fmt: str, fs: float | None, units: str | None, leads, max_bytes: int) -> Record:
     if fmt == "wfdb":
         hea = path.with_suffix(".hea") if path.suffix.lower() in (".hea", ".dat", ".mat") else path
-        # every file of the record counts towards the size limit
-        for sibling in hea.parent.glob(hea.stem + "*"):
-            if sibling.is_file() and sibling.stat().st_size > max_bytes:
-                check_size(sibling, max_bytes)
+        # every signal file the header names counts towards the size limit
+        for name in wfdb_signal_files(hea):
+            data = hea.parent / name
+            if data.is_file() and data.stat().st_size > max_bytes:
+                check_size(data, max_bytes)
         return read_wfdb(hea)
     if fmt == "zip":
         return _read_members(unzip_members(path.read_bytes(), max_bytes, str(path)), fs, units, leads, max_bytes,

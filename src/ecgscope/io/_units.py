@@ -6,18 +6,11 @@ import warnings
 
 import numpy as np
 
+from ecgscope.record import typical_amplitude
+
 
 class UnitsInferredWarning(UserWarning):
     """The file did not say which units its samples are in; ecgscope guessed from their size."""
-
-
-def robust_amplitude(signal: np.ndarray) -> float:
-    """Median over leads of the 99.5th percentile of |x - median(x)| (the record's typical peak)."""
-    sig = np.asarray(signal, dtype=np.float64)
-    dev = np.abs(sig - np.median(sig, axis=1, keepdims=True))
-    per_lead = np.percentile(dev, 99.5, axis=1)
-    live = per_lead[per_lead > 0]
-    return float(np.median(live)) if live.size else 0.0
 
 
 def infer_units(signal: np.ndarray, source: str) -> str:
@@ -26,7 +19,7 @@ def infer_units(signal: np.ndarray, source: str) -> str:
     The guess is recorded in the record's metadata by the caller, so a downstream result can say
     the units were inferred.
     """
-    amp = robust_amplitude(signal)
+    amp = typical_amplitude(signal)
     if amp > 30.0:
         units = "uV"
     elif 0 < amp < 0.01:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import wfdb
+from wfdb.io._signal import INVALID_SAMPLE_VALUE  # wfdb's table of per-format 'no sample' codes
 
 from ecgscope.errors import ECGScopeError, MissingInputError, RecordFormatError, RecordValidationError
+from ecgscope.io._wfdb_fast import read_digital
 from ecgscope.record import Record, units_to_mv_factor
 
 # Bits per sample of the uncompressed WFDB formats (signal-file byte counts follow from these).
@@ -78,6 +80,40 @@ def parse_header_comments(comments: list[str]) -> dict:
     return out
 
 
+DEFAULT_ADC_GAIN = 200.0  # WFDB: a gain of 0 means "uncalibrated", read at the default 200 adu per unit
+
+
+def _is_multi_segment(hea: Path) -> bool:
+    """A multi-segment header's record line reads ``name/n_segments ...``."""
+    for line in hea.read_text(encoding="latin-1").splitlines():
+        if line.strip() and not line.startswith("#"):
+            return "/" in line.split()[0]
+    return False
+
+
+def _digital_to_physical(raw: np.ndarray, sig: np.ndarray, rec: wfdb.Record) -> np.ndarray:
+    """(digital - baseline) / gain per lead, in place on float32 ``sig``; invalid samples become NaN."""
+    for i in range(sig.shape[0]):
+        gain = float(rec.adc_gain[i]) or DEFAULT_ADC_GAIN
+        sig[i] -= float(rec.baseline[i])
+        sig[i] /= gain
+        invalid = INVALID_SAMPLE_VALUE.get(rec.fmt[i])
+        if invalid is not None:
+            bad = raw[:, i] == invalid
+            if bad.any():
+                sig[i, bad] = np.nan  # the Record then reports the run with its position
+    return sig
+
+
+def wfdb_signal_files(hea: Path) -> set[str]:
+    """Names of the signal files a header's signal lines name (the first field), for size checks.
+
+    A cheap look at the text, not a header parser: wfdb parses the header when reading.
+    """
+    lines = [ln for ln in Path(hea).read_text(encoding="latin-1").splitlines() if ln.strip() and not ln.startswith("#")]
+    return {ln.split()[0] for ln in lines[1:] if ln.split() and not ln.split()[0].isdigit()}
+
+
 def _check_signal_files(header: wfdb.Record, directory: Path, source: str) -> None:
     """Every data file the header names exists and holds at least the samples the header promises."""
     if header.sig_len is None or not header.file_name:
@@ -113,6 +149,30 @@ def _check_signal_files(header: wfdb.Record, directory: Path, source: str) -> No
             )
 
 
+def _diagnose(base: Path, source: str) -> None:
+    """Find out why wfdb could not read a record and raise the specific error (returns if nothing found)."""
+    try:
+        header = wfdb.rdheader(str(base))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a malformed header
+        raise RecordFormatError(f"malformed WFDB header ({exc})", source=source, code="bad_header") from None
+    if header.fs is None or not header.n_sig:
+        raise RecordFormatError("WFDB header lacks the sampling rate or declares no signals", source=source,
+                                code="bad_header")
+    if getattr(header, "seg_name", None):
+        for seg in header.seg_name:
+            if seg != "~" and not (base.parent / f"{seg}.hea").exists():
+                raise MissingInputError(f"multi-segment record names segment {seg!r}, which is missing", source=source)
+        return
+    if header.sig_name is None or len(header.sig_name) != header.n_sig:
+        raise RecordFormatError(
+            f"WFDB header declares {header.n_sig} signals but describes "
+            f"{0 if header.sig_name is None else len(header.sig_name)}",
+            source=source,
+            code="bad_header",
+        )
+    _check_signal_files(header, base.parent, source)
+
+
 def read_wfdb(path: str | Path) -> Record:
     """Read a WFDB record from its ``.hea`` (or the record's base path).
 
@@ -132,42 +192,26 @@ def read_wfdb(path: str | Path) -> Record:
     source = str(base) + ".hea"
     if not Path(source).exists():
         raise MissingInputError("WFDB header (.hea) not found", source=source)
+    multi = _is_multi_segment(Path(source))
+    # single-segment records are read as digital samples and scaled here in float32: wfdb's float64
+    # physical conversion costs more than the rest of preprocessing
+    rec = None if multi else read_digital(base)
     try:
-        header = wfdb.rdheader(str(base))
-    except ECGScopeError:
-        raise
-    except Exception as exc:  # wfdb raises bare ValueError/IndexError/... on malformed headers
-        raise RecordFormatError(f"malformed WFDB header ({exc})", source=source, code="bad_header") from None
-    if header.fs is None or header.n_sig is None:
-        raise RecordFormatError("WFDB header lacks the sampling rate or signal count", source=source, code="bad_header")
-    is_multi = isinstance(header, wfdb.MultiRecord) or getattr(header, "seg_name", None)
-    if header.n_sig == 0:
-        raise RecordFormatError("WFDB header declares no signals", source=source, code="bad_header")
-    if not is_multi:
-        if header.sig_name is None or len(header.sig_name) != header.n_sig:
-            raise RecordFormatError(
-                f"WFDB header declares {header.n_sig} signals but describes "
-                f"{0 if header.sig_name is None else len(header.sig_name)}",
-                source=source,
-                code="bad_header",
-            )
-        _check_signal_files(header, base.parent, source)
-    else:
-        for seg in header.seg_name or []:
-            if seg != "~" and not (base.parent / f"{seg}.hea").exists():
-                raise MissingInputError(f"multi-segment record names segment {seg!r}, which is missing", source=source)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rec = wfdb.rdrecord(str(base), return_res=32, m2s=True)
-    except ECGScopeError:
-        raise
-    except Exception as exc:
+        if rec is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rec = wfdb.rdrecord(str(base), return_res=32, m2s=True, physical=multi)
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError/... on malformed input
+        # the header is parsed a second time only on this failure path (wfdb's parser is slow)
+        _diagnose(base, source)
         raise RecordFormatError(f"cannot decode WFDB signal ({type(exc).__name__}: {exc})", source=source,
                                 code="bad_signal_data") from None
-    if rec.p_signal is None or rec.p_signal.size == 0:
+    raw = rec.p_signal if multi else rec.d_signal
+    if raw is None or raw.size == 0:
         raise RecordFormatError("WFDB record holds no samples", source=source, code="empty_signal")
-    sig = np.asarray(rec.p_signal, dtype=np.float32).T  # (n_samples, n_leads) -> (n_leads, n_samples)
+    sig = np.asarray(raw.T, dtype=np.float32)  # (n_samples, n_leads) -> (n_leads, n_samples)
+    if not multi:
+        sig = _digital_to_physical(raw, sig, rec)
     units = list(rec.units or ["mV"] * sig.shape[0])
     for i, u in enumerate(units):
         u = u or "mV"  # the WFDB spec's default unit
@@ -179,7 +223,7 @@ def read_wfdb(path: str | Path) -> Record:
             ) from None
         if factor != 1.0:
             sig[i] *= factor
-    gains = getattr(rec, "adc_gain", None)
+    gains = None if multi else [float(g) if g else DEFAULT_ADC_GAIN for g in rec.adc_gain]
     meta = parse_header_comments(list(rec.comments or []))
     meta["wfdb_fmt"] = list(rec.fmt) if getattr(rec, "fmt", None) else None
     try:
@@ -193,7 +237,7 @@ def read_wfdb(path: str | Path) -> Record:
             sex=meta.pop("sex", None),
             source_format="wfdb",
             units=units[0] if len(set(units)) == 1 else ",".join(units),
-            gain=tuple(float(g) for g in gains) if gains and not is_multi else None,
+            gain=tuple(gains) if gains else None,
             metadata=meta,
         )
     except ECGScopeError as err:
