@@ -1,0 +1,84 @@
+"""Everything one running server shares: settings, database, file store, worker pool, caches."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import select
+
+from ecgscope.record import Record
+from ecgscope.server.db import Database, RecordFile
+from ecgscope.server.settings import Settings
+from ecgscope.server.storage import BlobStore
+
+T = TypeVar("T")
+
+
+class WorkerPool:
+    """CPU work (parsing uploads, analyses, reports) runs here, never on the event loop.
+
+    A capacity limiter keeps at most ``size`` such jobs running at once, so a burst of analyses
+    cannot starve the threads that serve light requests (listing, fetching records).
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        if self._limiter is None:  # created lazily: it belongs to the running event loop
+            self._limiter = anyio.CapacityLimiter(self.size)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._limiter)
+
+
+class RecordCache:
+    """Parsed records by content digest (an upload is parsed once, analyses reuse it)."""
+
+    def __init__(self, max_items: int = 64):
+        self.max_items = max_items
+        self._items: OrderedDict[str, Record] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Record | None:
+        with self._lock:
+            rec = self._items.get(key)
+            if rec is not None:
+                self._items.move_to_end(key)
+            return rec
+
+    def put(self, key: str, record: Record) -> None:
+        with self._lock:
+            self._items[key] = record
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+class ServerContext:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.store = BlobStore(settings.storage_dir)
+        self.pool = WorkerPool(settings.workers)
+        self.records = RecordCache()
+
+    def start(self, sweep_min_age_s: float = 0.0) -> dict[str, int]:
+        """Create tables and clear what a crash may have left (temporary files, orphan blobs)."""
+        self.db.create_all()
+        with self.db.session() as s:
+            referenced = set(s.scalars(select(RecordFile.sha256)).all())
+        with self.store.lock:
+            return self.store.sweep(referenced, sweep_min_age_s)
+
+    def close(self) -> None:
+        self.db.dispose()

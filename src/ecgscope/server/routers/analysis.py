@@ -1,0 +1,67 @@
+"""``/api/v1/records/{id}/analyze``, ``…/analysis`` and ``…/report.pdf``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from ecgscope.server.auth import Principal
+from ecgscope.server.context import ServerContext
+from ecgscope.server.db import AuditEntry
+from ecgscope.server.deps import Ctx, CurrentUser, Writer
+from ecgscope.server.schemas import AnalyzeRequest, ErrorResponse
+from ecgscope.server.services.analysis import analyze_record, get_analysis, latest_analysis
+from ecgscope.server.services.records import get_row, load_stored
+
+router = APIRouter(prefix="/api/v1/records", tags=["analysis"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
+    503: {"model": ErrorResponse, "description": "analysis engine not installed"},
+}
+
+
+@router.post("/{record_id}/analyze", responses={**_ERRORS, 403: {"model": ErrorResponse}})
+async def analyze(ctx: Ctx, principal: Writer, record_id: str,
+                  body: Annotated[AnalyzeRequest | None, Body()] = None) -> dict:
+    """Run a model on the record and keep the result; returns the DESIGN §4 analysis JSON."""
+    req = body or AnalyzeRequest()
+    return await ctx.pool.run(analyze_record, ctx, principal, record_id, model_name=req.model,
+                              version=req.version, explain=req.explain)
+
+
+@router.get("/{record_id}/analysis", responses=_ERRORS)
+def analysis(ctx: Ctx, principal: CurrentUser, record_id: str,
+             model: Annotated[str | None, Query(description="model name; default the latest analysis")] = None,
+             version: Annotated[str | None, Query()] = None) -> dict:
+    """The stored analysis JSON (DESIGN §4) of the record."""
+    return get_analysis(ctx, principal, record_id, model, version)
+
+
+def _report(ctx: ServerContext, principal: Principal, record_id: str, model: str | None) -> tuple[bytes, str]:
+    from ecgscope.report import render_report  # matplotlib is imported on the first report only
+
+    with ctx.db.session() as s:
+        row = get_row(s, principal, record_id)
+        found = latest_analysis(s, record_id, model)
+        result = found.result if found is not None else None
+        patient = {"patient_id": row.patient_id, "record_name": row.record_name, "age": row.age, "sex": row.sex,
+                   "acquired": f"uploaded {row.created_at:%Y-%m-%d %H:%M}"}
+        s.add(AuditEntry(user_id=principal.user_id, action="report", record_id=record_id,
+                         detail={"analysis": f"{found.model_name} {found.model_version}" if found else None}))
+        name = row.record_name or row.id
+    pdf = render_report(load_stored(ctx, row), result, patient)
+    return pdf, name
+
+
+@router.get("/{record_id}/report.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}, **_ERRORS})
+async def report(ctx: Ctx, principal: CurrentUser, record_id: str,
+                 model: Annotated[str | None, Query(description="whose analysis to print; default the latest")] = None
+                 ) -> Response:
+    """The printable report: true-scale 12-lead, and findings when the record has been analyzed."""
+    pdf, name = await ctx.pool.run(_report, ctx, principal, record_id, model)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "record"
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="ecg-report-{safe}.pdf"'})

@@ -1,0 +1,101 @@
+"""Response bodies of the API (they document the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable machine-readable error code")
+    message: str = Field(description="what was wrong, in a sentence")
+    source: str | None = Field(None, description="the upload, file or field concerned")
+
+
+class ErrorResponse(BaseModel):
+    detail: ErrorBody
+
+
+class StoredFile(BaseModel):
+    name: str = Field(description="the uploaded name reduced to a safe basename (a format hint only)")
+    sha256: str
+    size: int
+
+
+class RecordSummary(BaseModel):
+    id: str
+    record_name: str | None
+    patient_id: str | None
+    status: str = Field(description="uploaded | analyzing | analyzed | failed")
+    status_detail: str | None
+    source_format: str
+    fs: float
+    n_leads: int
+    n_samples: int
+    duration_s: float
+    leads: list[str]
+    age: float | None
+    sex: str | None
+    created_at: datetime
+    updated_at: datetime
+    files: list[StoredFile]
+
+
+class RecordPage(BaseModel):
+    items: list[RecordSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class UploadResult(RecordSummary):
+    duplicate: bool = Field(description="true when the same bytes were already stored as this record")
+
+
+class SignalPayload(BaseModel):
+    units: str
+    fs: float = Field(description="sampling rate of `data` (after decimation)")
+    source_fs: float
+    n_samples: int
+    decimation: str = Field(description="none | stride | minmax (bucket minima and maxima, peaks kept)")
+    leads: list[str]
+    single_lead: bool
+    data: list[list[float]] = Field(description="one list of mV values per lead")
+
+
+class RecordDetail(RecordSummary):
+    signal: SignalPayload | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    team: str | None
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    role: str = Field("member", description="admin | member | viewer")
+    team: str | None = Field(None, description="team name (created on first use); teammates see each other's records")
+
+
+class TokenOut(BaseModel):
+    user: UserOut
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class AnalyzeRequest(BaseModel):
+    model: str | None = Field(None, description="model name; default: the installed model for the record's input")
+    version: str | None = Field(None, description="model version; default: the installed one")
+    explain: bool = Field(False, description="add per-label saliency to the result")
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    user_id: int | None
+    action: str
+    record_id: str | None
+    detail: dict

@@ -1,0 +1,188 @@
+"""The one place the server calls the inference API (``ecgscope.inference``).
+
+``ecgscope.inference`` is imported lazily: a server without it still stores, lists and prints
+records, and the analysis endpoints answer 503 "analysis engine not installed".
+
+Contract used (DESIGN §4)::
+
+    list_pretrained() -> [{"name", "version", "sha256", "input", "labels", "model_card"}]
+    Analyzer.from_pretrained(name).analyze(record, explain=False).to_dict() -> result JSON
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+import time
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ecgscope.errors import ECGScopeError
+from ecgscope.leads import STANDARD_LEADS
+from ecgscope.record import Record
+from ecgscope.server.auth import Principal
+from ecgscope.server.context import ServerContext
+from ecgscope.server.db import Analysis, AuditEntry, RecordRow, utcnow
+from ecgscope.server.services.records import get_row, load_stored
+
+ENGINE_MODULE = "ecgscope.inference"
+# a 12-lead model needs the 8 independent leads (I, II, V1-V6) or most of the 12; fewer is single-lead input
+MIN_LEADS_FOR_12_LEAD_MODEL = 8
+
+
+class AnalysisUnavailableError(ECGScopeError):
+    code = "analysis_unavailable"
+    http_status = 503
+
+
+class UnknownModelError(ECGScopeError):
+    code = "unknown_model"
+    http_status = 404
+
+
+class AnalysisNotFoundError(ECGScopeError):
+    code = "analysis_not_found"
+    http_status = 404
+
+
+_analyzers: dict[str, Any] = {}
+_analyzers_lock = threading.Lock()
+
+
+def engine_available() -> bool:
+    try:
+        return importlib.util.find_spec(ENGINE_MODULE) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def engine() -> ModuleType:
+    if not engine_available():
+        raise AnalysisUnavailableError(
+            "analysis engine not installed: the ecgscope.inference module is missing, so records can be "
+            "stored, viewed and printed but not analyzed", source="analysis")
+    try:
+        return importlib.import_module(ENGINE_MODULE)
+    except ImportError as exc:
+        raise AnalysisUnavailableError(f"analysis engine failed to load: {exc}", source="analysis") from None
+
+
+def list_models() -> list[dict]:
+    """The installed pretrained models (name, version, sha256, input, labels, model card)."""
+    return [dict(m) for m in engine().list_pretrained()]
+
+
+def choose_model(record: Record, name: str | None = None, version: str | None = None) -> dict:
+    """The model to run: the one named, or the installed model for the record's input kind."""
+    models = list_models()
+    if not models:
+        raise AnalysisUnavailableError("analysis engine has no pretrained models installed", source="analysis")
+    if name is None:
+        n_standard = sum(lead in STANDARD_LEADS for lead in record.leads)
+        kind = "12-lead" if n_standard >= MIN_LEADS_FOR_12_LEAD_MODEL else "single-lead"
+        candidates = [m for m in models if m.get("input") == kind] or models
+    else:
+        candidates = [m for m in models if m["name"] == name]
+        if not candidates:
+            raise UnknownModelError(f"no model named {name!r}; installed: {', '.join(m['name'] for m in models)}",
+                                    source="analysis")
+    if version is not None:
+        matching = [m for m in candidates if str(m["version"]) == str(version)]
+        if not matching:
+            have = ", ".join(f"{m['name']} {m['version']}" for m in candidates)
+            raise UnknownModelError(f"model version {version!r} is not installed; installed: {have}",
+                                    source="analysis")
+        candidates = matching
+    return candidates[0]
+
+
+def _analyzer(name: str) -> Any:
+    with _analyzers_lock:
+        if name not in _analyzers:
+            _analyzers[name] = engine().Analyzer.from_pretrained(name)
+        return _analyzers[name]
+
+
+def run_model(record: Record, model: dict, explain: bool = False) -> dict:
+    """Analyze ``record`` with ``model`` (CPU work: call it from the worker pool)."""
+    try:
+        result = _analyzer(model["name"]).analyze(record, explain=explain)
+    except ECGScopeError:
+        raise
+    except Exception as exc:  # the engine's failure on this input, reported, not a traceback
+        raise ECGScopeError(f"analysis failed: {type(exc).__name__}: {exc}", source="analysis",
+                            code="analysis_failed") from None
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def _set_status(ctx: ServerContext, record_id: str, status: str, detail: str | None = None) -> None:
+    with ctx.db.session() as s:
+        row = s.get(RecordRow, record_id)
+        if row is not None:
+            row.status = status
+            row.status_detail = detail
+            row.updated_at = utcnow()
+
+
+def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, model_name: str | None = None,
+                   version: str | None = None, explain: bool = False) -> dict:
+    """Run the analysis of a visible record and keep its result (one row per record and model version)."""
+    with ctx.db.session() as s:
+        row = get_row(s, principal, record_id)
+    record = load_stored(ctx, row)
+    model = choose_model(record, model_name, version)
+    _set_status(ctx, record_id, "analyzing")
+    t0 = time.perf_counter()
+    try:
+        result = run_model(record, model, explain=explain)
+    except ECGScopeError as err:
+        _set_status(ctx, record_id, "failed", err.message[:500])
+        raise
+    elapsed_ms = (time.perf_counter() - t0) * 1000
+    with ctx.db.session() as s:
+        old = s.scalar(select(Analysis).where(Analysis.record_id == record_id,
+                                              Analysis.model_name == model["name"],
+                                              Analysis.model_version == str(model["version"])))
+        if old is not None:
+            s.delete(old)
+            s.flush()
+        s.add(Analysis(record_id=record_id, model_name=model["name"], model_version=str(model["version"]),
+                       model_sha256=str(model.get("sha256", "")), result=result, created_by=principal.user_id))
+        s.add(AuditEntry(user_id=principal.user_id, action="analyze", record_id=record_id,
+                         detail={"model": model["name"], "version": str(model["version"]),
+                                 "explain": explain, "elapsed_ms": round(elapsed_ms, 1)}))
+        row = s.get(RecordRow, record_id)
+        if row is not None:
+            row.status = "analyzed"
+            row.status_detail = None
+            row.updated_at = utcnow()
+    return result
+
+
+def latest_analysis(session: Session, record_id: str, model_name: str | None = None,
+                    version: str | None = None) -> Analysis | None:
+    q = select(Analysis).where(Analysis.record_id == record_id)
+    if model_name:
+        q = q.where(Analysis.model_name == model_name)
+    if version:
+        q = q.where(Analysis.model_version == str(version))
+    return session.scalar(q.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(1))
+
+
+def get_analysis(ctx: ServerContext, principal: Principal, record_id: str, model_name: str | None = None,
+                 version: str | None = None) -> dict:
+    """The stored result of a visible record (the latest, or that of the model named)."""
+    with ctx.db.session() as s:
+        get_row(s, principal, record_id)
+        found = latest_analysis(s, record_id, model_name, version)
+        if found is None:
+            if not engine_available():
+                engine()  # raises the 503 that says why there is no analysis
+            which = f" with model {model_name}" + (f" {version}" if version else "") if model_name else ""
+            raise AnalysisNotFoundError(f"record {record_id} has not been analyzed{which}; "
+                                        f"POST /api/v1/records/{record_id}/analyze first", source="analysis")
+        return found.result

@@ -1,0 +1,116 @@
+"""Server settings, read once from ``ECGSCOPE_*`` environment variables.
+
+Everything the server writes lives under one state directory (``ECGSCOPE_STATE_DIR``, default
+``./var``): the SQLite database and the content-addressed file store.  A deployment points
+``ECGSCOPE_DATABASE_URL`` at PostgreSQL (``postgresql+psycopg://user:pass@host/db``) instead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ecgscope.errors import ECGScopeError
+
+ENV_PREFIX = "ECGSCOPE_"
+DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024**2  # a 10-min 12-lead recording at 500 Hz in 16 bit is ~7 MB
+# bytes of multipart framing (boundaries, part headers) allowed on top of the file bytes
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _default_web_dist() -> Path:
+    """``web/dist`` of the source checkout this package is installed from (editable install)."""
+    return Path(__file__).resolve().parents[3] / "web" / "dist"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(ENV_PREFIX + name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ECGScopeError(f"${ENV_PREFIX}{name} must be an integer; got {raw!r}", code="bad_setting") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server configuration.
+
+    Parameters
+    ----------
+    state_dir : Path
+        Root of everything the server writes (``ECGSCOPE_STATE_DIR``, default ``./var``).
+    database_url : str
+        SQLAlchemy URL (``ECGSCOPE_DATABASE_URL``); default a SQLite file in ``state_dir``.
+    storage_dir : Path
+        Content-addressed file store (``ECGSCOPE_STORAGE_DIR``, default ``state_dir/storage``).
+    max_upload_bytes : int
+        Largest accepted upload, all files together (``ECGSCOPE_MAX_UPLOAD_BYTES``, default 64 MiB).
+    max_upload_files : int
+        Most files in one upload (``ECGSCOPE_MAX_UPLOAD_FILES``, default 8).
+    cors_origins : tuple of str
+        Origins allowed to call the API from a browser (``ECGSCOPE_CORS_ORIGINS``, comma
+        separated); empty (the default) means same-origin only.
+    workers : int
+        Threads that parse uploads, run analyses and render reports (``ECGSCOPE_WORKERS``,
+        default the number of CPUs).
+    web_dist : Path
+        The built dashboard served at ``/`` (``ECGSCOPE_WEB_DIST``, default ``web/dist``).
+    """
+
+    state_dir: Path = Path("var")
+    database_url: str = ""
+    storage_dir: Path = Path("")
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_upload_files: int = 8
+    cors_origins: tuple[str, ...] = ()
+    workers: int = field(default_factory=lambda: os.cpu_count() or 2)
+    web_dist: Path = field(default_factory=_default_web_dist)
+
+    def __post_init__(self) -> None:
+        state = Path(self.state_dir).expanduser().resolve()
+        object.__setattr__(self, "state_dir", state)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{state / 'ecgscope.db'}")
+        storage = Path(self.storage_dir) if str(self.storage_dir) not in ("", ".") else state / "storage"
+        object.__setattr__(self, "storage_dir", storage.expanduser().resolve())
+        if self.max_upload_bytes <= 0:
+            raise ECGScopeError(f"max_upload_bytes must be positive; got {self.max_upload_bytes}", code="bad_setting")
+        if self.workers <= 0:
+            raise ECGScopeError(f"workers must be positive; got {self.workers}", code="bad_setting")
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        """Settings from ``ECGSCOPE_*`` variables; keyword arguments (CLI flags) win."""
+        origins = tuple(o.strip() for o in (_env("CORS_ORIGINS") or "").split(",") if o.strip())
+        base = cls(
+            state_dir=Path(_env("STATE_DIR", "var")),
+            database_url=_env("DATABASE_URL", "") or "",
+            storage_dir=Path(_env("STORAGE_DIR", "") or ""),
+            max_upload_bytes=_env_int("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+            max_upload_files=_env_int("MAX_UPLOAD_FILES", 8),
+            cors_origins=origins,
+            workers=_env_int("WORKERS", os.cpu_count() or 2),
+            web_dist=Path(_env("WEB_DIST") or _default_web_dist()),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return base
+        if "state_dir" in given:
+            # derived paths follow a new state dir unless they were set explicitly
+            if not _env("DATABASE_URL") and "database_url" not in given:
+                given["database_url"] = ""
+            if not _env("STORAGE_DIR") and "storage_dir" not in given:
+                given["storage_dir"] = Path("")
+        return replace(base, **given)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
