@@ -13,8 +13,8 @@ from typing import Any
 
 from ecgscope.calibrate._base import Calibrator
 from ecgscope.calibrate.isotonic import IsotonicCalibration
-from ecgscope.calibrate.plausibility import CLINICAL_RULES, PlausibilityOutcome, PlausibilityRules, Rule
 from ecgscope.calibrate.platt import PlattScaling
+from ecgscope.calibrate.plausibility import CLINICAL_RULES, PlausibilityOutcome, PlausibilityRules, Rule
 from ecgscope.calibrate.temperature import TemperatureScaling
 from ecgscope.calibrate.thresholds import THRESHOLD_STRATEGIES, ThresholdSelector
 
