@@ -99,3 +99,10 @@ def test_tokens_are_stored_hashed(api):
     db.close()
     assert stored and not any(t in stored for t in api.tokens.values())
     assert all(len(h) == 64 for h in stored)
+
+
+def test_token_is_checked_before_the_upload_is_read(api):
+    garbage = {"Content-Type": "multipart/form-data; boundary=x"}
+    assert api.client.post("/api/v1/records", content=b"not multipart at all", headers=garbage).status_code == 401
+    r = api.client.post("/api/v1/records", content=b"--x\r\nbroken", headers={**garbage, **api.h("alice")})
+    assert r.status_code == 422 and r.json()["detail"]["message"]

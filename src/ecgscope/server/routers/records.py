@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.formparsers import MultiPartException
 
+from ecgscope.errors import RecordFormatError
 from ecgscope.server.deps import Ctx, CurrentUser, DbSession, Writer
 from ecgscope.server.schemas import ErrorResponse, RecordDetail, RecordPage, RecordSummary, UploadResult
 from ecgscope.server.services.records import (
@@ -25,29 +28,58 @@ router = APIRouter(prefix="/api/v1/records", tags=["records"])
 _ERRORS = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=UploadResult,
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"],
+    "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "description": "the files of ONE record: .hea + .dat(s), a zip of them, .mat(+.hea), .csv, .json, "
+                                 ".edf, .npy/.npz"},
+        "patient_id": {"type": "string", "maxLength": 100},
+        "fs": {"type": "number", "description": "sampling rate for formats that do not state it"},
+        "units": {"type": "string", "description": "mV, uV or V for formats that do not state it"},
+    }}}}}}
+
+
+def _form_number(value: str | None, field: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise RecordFormatError(f"{field} must be a number; got {value!r}", source=field, code="bad_field") from None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=UploadResult, openapi_extra=_UPLOAD_BODY,
              responses={200: {"model": UploadResult, "description": "the same bytes were already stored"},
                         401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
                         413: {"model": ErrorResponse}, 415: {"model": ErrorResponse},
                         422: {"model": ErrorResponse}})
-async def upload_record(
-    ctx: Ctx,
-    principal: Writer,
-    response: Response,
-    files: Annotated[list[UploadFile] | None, File(description=".hea+.dat(s), a zip of them, .mat(+.hea), .csv, "
-                                                               ".json, .edf, .npy/.npz")] = None,
-    patient_id: Annotated[str | None, Form(max_length=100)] = None,
-    fs: Annotated[float | None, Form(description="sampling rate for formats that do not state it")] = None,
-    units: Annotated[str | None, Form(description="mV, uV or V for formats that do not state it")] = None,
-) -> dict:
-    """Upload one record; it is parsed and validated before anything is stored."""
-    uploaded = []
-    for f in files or []:
-        uploaded.append(UploadedFile(f.filename or "upload", await f.read()))
-        await f.close()
+async def upload_record(request: Request, ctx: Ctx, principal: Writer, response: Response) -> dict:
+    """Upload one record; it is parsed and validated before anything is stored.
+
+    The token is checked before the body is read: an anonymous client cannot make the server parse
+    an upload.
+    """
     limits = {"max_bytes": ctx.settings.max_upload_bytes, "max_files": ctx.settings.max_upload_files}
-    parsed = await ctx.pool.run(parse_upload, uploaded, fs=fs, units=units, **limits)
-    row, created = await ctx.pool.run(store_upload, ctx, principal, parsed, patient_id)
+    try:
+        form = await request.form(max_files=limits["max_files"] + 1, max_fields=16)
+    except MultiPartException as exc:
+        raise RecordFormatError(f"malformed multipart upload: {exc.message}", source="upload",
+                                code="bad_multipart") from None
+    uploaded = []
+    try:
+        for f in form.getlist("files"):
+            if isinstance(f, StarletteUploadFile):
+                uploaded.append(UploadedFile(f.filename or "upload", await f.read()))
+        patient_id = form.get("patient_id")
+        options = {"fs": _form_number(form.get("fs"), "fs"), "units": form.get("units") or None}
+    finally:
+        await form.close()
+    if isinstance(patient_id, str) and len(patient_id) > 100:
+        raise RecordFormatError("patient_id is longer than 100 characters", source="patient_id", code="bad_field")
+    parsed = await ctx.pool.run(parse_upload, uploaded, **options, **limits)
+    row, created = await ctx.pool.run(store_upload, ctx, principal, parsed,
+                                      patient_id if isinstance(patient_id, str) else None)
     if not created:
         response.status_code = status.HTTP_200_OK
     return {**record_summary(row), "duplicate": not created}

@@ -95,12 +95,17 @@ def store_upload(ctx: ServerContext, principal: Principal, parsed: ParsedUpload,
     """Write the files and the row; returns ``(row, created)``.  The same bytes again are the same record."""
     rec = parsed.record
     content = parsed.content_sha256
+    # the slow part (writing and fsyncing the files) runs outside the lock; under it, a file that a
+    # concurrent delete removed meanwhile is written again, so the row never points at a missing file
+    digests = {name: ctx.store.put(data) for name, data in parsed.files.items()}  # durable before the row
     with ctx.store.lock, ctx.db.session() as s:
         existing = s.scalar(select(RecordRow).where(RecordRow.owner_id == principal.user_id,
                                                     RecordRow.content_sha256 == content))
         if existing is not None:
             return existing, False
-        digests = {name: ctx.store.put(data) for name, data in parsed.files.items()}  # durable before the row
+        for name, digest in digests.items():
+            if not ctx.store.exists(digest):
+                ctx.store.put(parsed.files[name])
         pid = (patient_id or "").strip() or (str(rec.patient_id) if rec.patient_id else None)
         row = RecordRow(
             owner_id=principal.user_id, team_id=principal.team_id, content_sha256=content,
