@@ -95,3 +95,17 @@ def test_single_lead_record_gets_the_single_lead_model(api, cinc_upload):
     r = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice"))
     assert r.status_code == 200, r.text
     assert r.json()["model"]["input"] == "single-lead" and r.json()["input"]["single_lead"] is True
+
+
+def test_results_become_plain_json():
+    import json
+
+    import numpy as np
+
+    from ecgscope.server.services.analysis import plain_json
+
+    raw = {"positive": np.bool_(True), "p": np.float32(0.25), "rr": np.array([800, 810]), "qt": float("nan"),
+           "nested": [{"hr": np.float64(61.0)}], "n": np.int64(3)}
+    out = plain_json(raw)
+    assert out == {"positive": True, "p": 0.25, "rr": [800, 810], "qt": None, "nested": [{"hr": 61.0}], "n": 3}
+    json.dumps(out, allow_nan=False)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import threading
 import time
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -107,6 +109,24 @@ def _analyzer(name: str) -> Any:
         return _analyzers[name]
 
 
+def plain_json(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as Python numbers and lists, non-finite floats as null.
+
+    The engine's result may carry numpy types; the database's JSON column and the API need plain JSON.
+    """
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain_json(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def run_model(record: Record, model: dict, explain: bool = False) -> dict:
     """Analyze ``record`` with ``model`` (CPU work: call it from the worker pool)."""
     try:
@@ -116,7 +136,7 @@ def run_model(record: Record, model: dict, explain: bool = False) -> dict:
     except Exception as exc:  # the engine's failure on this input, reported, not a traceback
         raise ECGScopeError(f"analysis failed: {type(exc).__name__}: {exc}", source="analysis",
                             code="analysis_failed") from None
-    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    return plain_json(result.to_dict() if hasattr(result, "to_dict") else dict(result))
 
 
 def _set_status(ctx: ServerContext, record_id: str, status: str, detail: str | None = None) -> None:
