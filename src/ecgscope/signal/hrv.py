@@ -11,7 +11,9 @@ SD1/SD2 are computed from the same pairs: SD1 = SD(RR[i+1] - RR[i]) / √2, SD2 
 (ddof=1), so SD1² + SD2² = 2·SDNN² holds up to the end effects.  These are NeuroKit2's definitions; the
 numbers equal ``neurokit2.hrv_time``/``hrv_nonlinear`` on ectopic-free input.
 
-A measure needs at least 3 normal intervals (2 successive pairs); with fewer it is ``None``.
+Each measure is ``None`` when there is too little to compute it: mean RR needs one normal interval,
+SDNN two, RMSSD and pNN50 one successive pair, SD1/SD2 two pairs (a 5-s window at 45 bpm has three
+beats: mean RR, SDNN, RMSSD and pNN50, no SD1/SD2).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 ECTOPIC_RULE = "RR differing >20% from the median of up to 10 neighbouring RR, or outside 250-2000 ms, excluded"
-MIN_INTERVALS = 3
 _RR_MIN_MS = 250.0
 _RR_MAX_MS = 2000.0
 
@@ -63,17 +64,15 @@ def ecg_hrv(rpeaks: np.ndarray, fs: float) -> dict:
     pair = ok[:-1] & ok[1:]
     d = (rr[1:] - rr[:-1])[pair]
     s = (rr[1:] + rr[:-1])[pair]
-    enough = nn.size >= MIN_INTERVALS
-    paired = d.size >= MIN_INTERVALS - 1
-    mean_rr = float(nn.mean()) if enough else None
+    mean_rr = float(nn.mean()) if nn.size else None
     out = {
         "mean_rr_ms": _round(mean_rr),
         "heart_rate_bpm": _round(60000.0 / mean_rr) if mean_rr else None,
-        "sdnn_ms": _round(float(nn.std(ddof=1))) if enough else None,
-        "rmssd_ms": _round(float(np.sqrt(np.mean(d * d)))) if paired else None,
-        "pnn50": _round(float(np.mean(np.abs(d) > 50.0) * 100.0)) if paired else None,
-        "sd1_ms": _round(float(np.std(d, ddof=1) / np.sqrt(2))) if paired else None,
-        "sd2_ms": _round(float(np.std(s, ddof=1) / np.sqrt(2))) if paired else None,
+        "sdnn_ms": _round(float(nn.std(ddof=1))) if nn.size >= 2 else None,
+        "rmssd_ms": _round(float(np.sqrt(np.mean(d * d)))) if d.size else None,
+        "pnn50": _round(float(np.mean(np.abs(d) > 50.0) * 100.0)) if d.size else None,
+        "sd1_ms": _round(float(np.std(d, ddof=1) / np.sqrt(2))) if d.size >= 2 else None,
+        "sd2_ms": _round(float(np.std(s, ddof=1) / np.sqrt(2))) if d.size >= 2 else None,
         "n_beats": int(peaks.size),
         "n_intervals": int(rr.size),
         "n_excluded": int((~ok).sum()),
