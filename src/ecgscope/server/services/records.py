@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ecgscope.errors import ECGScopeError, FileTooLargeError, MissingInputError, RecordFormatError
@@ -116,7 +117,17 @@ def store_upload(ctx: ServerContext, principal: Principal, parsed: ParsedUpload,
             files=[RecordFile(name=n, sha256=d, size=len(parsed.files[n])) for n, d in digests.items()],
         )
         s.add(row)
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError:
+            # another server process stored the same bytes for this user a moment ago (PostgreSQL
+            # deployments run several); the unique constraint makes it one record
+            s.rollback()
+            existing = s.scalar(select(RecordRow).where(RecordRow.owner_id == principal.user_id,
+                                                        RecordRow.content_sha256 == content))
+            if existing is None:
+                raise
+            return existing, False
         s.add(AuditEntry(user_id=principal.user_id, action="upload", record_id=row.id,
                          detail={"files": {n: d for n, d in digests.items()}, "patient_id": row.patient_id}))
     ctx.records.put(content, rec)
