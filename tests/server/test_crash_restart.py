@@ -171,3 +171,14 @@ def test_failure_between_file_write_and_commit_leaves_no_row_and_restart_sweeps(
     ctx.close()
     swept = ServerContext(settings).start()
     assert swept["orphans"] == 3 and list(settings.storage_dir.glob("??/*")) == []
+
+
+def test_restart_marks_interrupted_analyses_failed(api, ptbxl_upload):
+    rid = api.client.post("/api/v1/records", files=ptbxl_upload, headers=api.h("alice")).json()["id"]
+    db = sqlite3.connect(api.settings.state_dir / "ecgscope.db")
+    db.execute("UPDATE records SET status = 'analyzing' WHERE id = ?", (rid,))
+    db.commit()
+    db.close()
+    ServerContext(api.settings).start()
+    row = api.client.get(f"/api/v1/records/{rid}?signal=false", headers=api.h("alice")).json()
+    assert row["status"] == "failed" and "interrupted" in row["status_detail"]

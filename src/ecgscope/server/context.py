@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ecgscope.record import Record
-from ecgscope.server.db import Database, RecordFile
+from ecgscope.server.db import Database, RecordFile, RecordRow
 from ecgscope.server.settings import Settings
 from ecgscope.server.storage import BlobStore
 
@@ -77,6 +77,9 @@ class ServerContext:
         self.db.create_all()
         with self.db.session() as s:
             referenced = set(s.scalars(select(RecordFile.sha256)).all())
+            if self.settings.is_sqlite:  # one process owns a SQLite file: an "analyzing" record was cut off
+                s.execute(update(RecordRow).where(RecordRow.status == "analyzing")
+                          .values(status="failed", status_detail="analysis interrupted by a server restart"))
         with self.store.lock:
             return self.store.sweep(referenced, sweep_min_age_s)
 
