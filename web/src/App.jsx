@@ -73,6 +73,7 @@ export default function App() {
   const [showMarkers, setShowMarkers] = useState(true);
   const [caliperMode, setCaliperMode] = useState(false);
   const [saliencyLabel, setSaliencyLabel] = useState("");
+  const [explain, setExplain] = useState(false);
 
   const onToken = (t) => {
     tokenStore.set(t);
@@ -128,7 +129,7 @@ export default function App() {
     setBusy(true);
     setAnalysisError("");
     try {
-      setAnalysis(await api.analyze(selectedId, model, true));
+      setAnalysis(await api.analyze(selectedId, model, explain));
       refresh();
     } catch (e) {
       setAnalysisError(e.message);
@@ -254,7 +255,7 @@ export default function App() {
           </section>
           {record && (
             <ResultsPanel analysis={analysis} error={analysisError} busy={busy} models={models} model={model}
-              onModel={setModel} onAnalyze={onAnalyze} canWrite={canWrite} saliencyLabel={saliencyLabel}
+              onModel={setModel} onAnalyze={onAnalyze} explain={explain} onExplain={setExplain} canWrite={canWrite} saliencyLabel={saliencyLabel}
               onSaliency={setSaliencyLabel} />
           )}
         </main>

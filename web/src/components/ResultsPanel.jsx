@@ -59,7 +59,7 @@ export function LabelTable({ labels, saliencyLabel, onSaliency, hasSaliency }) {
 }
 
 export default function ResultsPanel({ analysis, error, busy, models, model, onModel, onAnalyze, canWrite,
-  saliencyLabel, onSaliency }) {
+  saliencyLabel, onSaliency, explain, onExplain }) {
   return (
     <section className="results" data-testid="results-panel">
       <h2>Analysis</h2>
@@ -71,6 +71,9 @@ export default function ResultsPanel({ analysis, error, busy, models, model, onM
             <option key={`${m.name}-${m.version}`} value={m.name}>{m.name} {m.version}</option>
           ))}
         </select>
+        <label title="per-label saliency for the overlay (slower)">
+          <input type="checkbox" checked={explain} onChange={(e) => onExplain(e.target.checked)} /> saliency
+        </label>
         <button onClick={onAnalyze} disabled={busy || !canWrite} data-testid="analyze-button">
           {busy ? "Analyzing…" : analysis ? "Re-analyze" : "Analyze"}
         </button>
