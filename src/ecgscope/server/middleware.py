@@ -79,6 +79,10 @@ class BodySizeLimitMiddleware:
                 raise
 
 
+# FastAPI's interactive API pages load Swagger UI / ReDoc from a CDN: no content policy there
+_CDN_PAGES = ("/docs", "/docs/oauth2-redirect", "/redoc")
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -88,11 +92,14 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        extra = [h for h in SECURITY_HEADERS
+                 if not (scope.get("path") in _CDN_PAGES and h[0] == b"content-security-policy")]
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                headers += [(k, v) for k, v in extra if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
