@@ -70,8 +70,11 @@ def test_every_supported_format_uploads(api, tmp_path, ptbxl_upload, cinc_upload
     assert refused.status_code == 422 and "fs" in refused.json()["detail"]["message"]
     ok = _upload(api, [("files", ("data_00014.mat", mat))], fs="500")
     assert ok.status_code == 201 and ok.json()["fs"] == 500
-    # the stored record re-reads with the options it needed
+    # the stored record re-reads with the options it needed; the same bytes at another fs are another record
     assert api.client.get(f"/api/v1/records/{ok.json()['id']}", headers=api.h("alice")).status_code == 200
+    other = _upload(api, [("files", ("data_00014.mat", mat))], fs="250")
+    assert other.status_code == 201 and other.json()["id"] != ok.json()["id"] and other.json()["fs"] == 250
+    assert api.client.get(f"/api/v1/records/{ok.json()['id']}", headers=api.h("alice")).json()["signal"]["fs"] == 500
 
 
 def test_list_pages_filters_and_history(api, data_dir, upload_of):

@@ -10,6 +10,7 @@ transaction.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +44,11 @@ class ParsedUpload:
 
     @property
     def content_sha256(self) -> str:
+        """The record's identity: its files and the reader options (the same array at another fs differs)."""
         h = hashlib.sha256()
         for name in sorted(self.files):
             h.update(name.encode() + b"\0" + hashlib.sha256(self.files[name]).digest())
+        h.update(json.dumps(self.options, sort_keys=True).encode())
         return h.hexdigest()
 
 
