@@ -58,7 +58,7 @@ class SignalPayload(BaseModel):
     fs: float = Field(description="sampling rate of `data` (after decimation)")
     source_fs: float
     n_samples: int
-    decimation: str = Field(description="none | stride | minmax (bucket minima and maxima, peaks kept)")
+    decimation: str = Field(description="none | minmax (each bucket's minimum and maximum in time order: peaks kept)")
     leads: list[str]
     single_lead: bool
     data: list[list[float]] = Field(description="one list of mV values per lead")

@@ -205,16 +205,12 @@ def decimate_for_display(signal: np.ndarray, fs: float, max_points: int) -> tupl
 
     ``minmax``: each bucket of ``k`` samples becomes its minimum and maximum in time order, drawn as
     2 samples at ``2 * fs / k`` Hz, so R peaks and pacing spikes survive; an extreme is drawn at most
-    one bucket (``k / fs`` s) from its true time.  When one sample in two is enough (``k <= 2``)
-    plain striding keeps the timing exact.  ``none``: the record already fits.
+    one bucket (``k / fs`` s) from its true time.  ``none``: the record already fits.
     """
     n_leads, n = signal.shape
     if max_points >= n:
         return signal, fs, "none"
-    k = int(np.ceil(2 * n / max(2, max_points)))
-    if k <= 2:
-        step = int(np.ceil(n / max_points))
-        return signal[:, ::step], fs / step, "stride"
+    k = max(3, int(np.ceil(2 * n / max(2, max_points))))  # k >= 3: fewer points than samples
     n_buckets = n // k
     body = signal[:, : n_buckets * k].reshape(n_leads, n_buckets, k)
     i_min, i_max = body.argmin(axis=2), body.argmax(axis=2)
