@@ -178,3 +178,19 @@ def test_no_warning_when_units_stated(ptbxl_record, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_record(path)
+
+
+def test_upload_errors_name_the_upload_not_the_staging_dir(data_dir):
+    from ecgscope.errors import ECGScopeError
+
+    ludb = data_dir / "ludb" / "data"
+    header_only = {"1.hea": (ludb / "1.hea").read_bytes(), "other.dat": b"\0" * 100}
+    with pytest.raises(ECGScopeError) as exc:
+        load_record(header_only, name="1.hea, other.dat")
+    assert exc.value.code == "missing_data_file" and exc.value.http_status == 422
+    assert exc.value.source == "1.hea, other.dat" and "ecgscope-" not in str(exc.value)
+    truncated = {"1.hea": (ludb / "1.hea").read_bytes(), "1.dat": (ludb / "1.dat").read_bytes()[:1000]}
+    with pytest.raises(ECGScopeError) as exc:
+        load_record(truncated, name="upload")
+    assert exc.value.code == "truncated_data" and exc.value.source == "upload"
+    assert "/tmp" not in str(exc.value)

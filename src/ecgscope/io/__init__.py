@@ -16,7 +16,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ecgscope.errors import ECGScopeError, FileTooLargeError, RecordFormatError, UnsupportedFormatError
+from ecgscope.errors import (
+    ECGScopeError,
+    FileTooLargeError,
+    MissingInputError,
+    RecordFormatError,
+    UnsupportedFormatError,
+)
 from ecgscope.io._source import (
     FORMATS,
     check_size,
@@ -109,7 +115,18 @@ def _read_members(files: Mapping[str, bytes], fs, units, leads, max_bytes: int, 
         headers = masters
     if headers:
         with staged_files(files) as d:
-            return read_wfdb(d / headers[0]).replace(record_id=Path(headers[0]).stem)
+            try:
+                return read_wfdb(d / headers[0]).replace(record_id=Path(headers[0]).stem)
+            except MissingInputError as err:
+                # a file the header names is not in the upload: the upload is malformed (422), not a 404, and
+                # the message names the upload, never the private staging path
+                msg = err.message.replace(str(d) + "/", "")
+                raise RecordFormatError(f"{msg} (not in the upload)", source=source,
+                                        code="missing_data_file") from None
+            except ECGScopeError as err:
+                err.message = err.message.replace(str(d) + "/", "")
+                err.source = source
+                raise
     if len(files) != 1:
         raise RecordFormatError(
             f"upload holds {len(files)} files ({sorted(names)}) and no WFDB header; send one record",
