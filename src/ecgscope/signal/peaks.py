@@ -37,6 +37,7 @@ array, never an exception.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
@@ -73,12 +74,16 @@ def _as_array(signal: Record | np.ndarray, fs: float | None) -> tuple[np.ndarray
     return x, fs, None
 
 
-def _sos_filter(x: np.ndarray, fs: float, low: float, high: float, order: int = 2) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _bandpass_sos(fs: float, low: float, high: float, order: int) -> np.ndarray:
     nyq = fs / 2.0
-    high = min(high, 0.9 * nyq)
-    sos = butter(order, [low / nyq, high / nyq], btype="bandpass", output="sos")
+    return butter(order, [low / nyq, min(high, 0.9 * nyq) / nyq], btype="bandpass", output="sos")
+
+
+def _sos_filter(x: np.ndarray, fs: float, low: float, high: float, order: int = 2) -> np.ndarray:
+    # the design is cached: designing costs more than filtering a 5-s window
     padlen = min(x.shape[-1] - 1, int(fs))
-    return sosfiltfilt(sos, x, axis=-1, padlen=padlen)
+    return sosfiltfilt(_bandpass_sos(float(fs), low, high, order), x, axis=-1, padlen=padlen)
 
 
 def _running_level(env: np.ndarray, fs: float) -> np.ndarray:
@@ -89,9 +94,7 @@ def _running_level(env: np.ndarray, fs: float) -> np.ndarray:
     mx = maximum_filter1d(env, size=win, axis=-1, mode="nearest")[:, ::step]  # (L, B)
     half = max(1, int(round(_LEVEL_SPAN_S * fs / step)))
     b = mx.shape[-1]
-    level = np.empty_like(mx)
-    for k in range(b):
-        level[:, k] = np.median(mx[:, max(0, k - half): k + half + 1], axis=-1)
+    level = np.stack([np.median(_sliding(row, min(2 * half + 1, b)), axis=-1) for row in mx])
     centres = np.arange(b) * step
     out = np.empty_like(env)
     for i in range(env.shape[0]):
@@ -193,10 +196,11 @@ def _beat_relative_envelope(norm: np.ndarray, live: np.ndarray, beats: np.ndarra
     level = np.stack([np.interp(np.arange(n), beats, r) for r in ref])  # (L, N)
     rel = norm / level
     # between-beat noise: the largest peak per 1-s bin outside ±150 ms of the beats
-    away = np.ones(n, bool)
     guard = int(0.15 * fs)
-    for b in beats:
-        away[max(0, b - guard): b + guard + 1] = False
+    marks = np.zeros(n + 1, np.int64)
+    np.add.at(marks, np.clip(beats - guard, 0, n), 1)
+    np.add.at(marks, np.clip(beats + guard + 1, 0, n), -1)
+    away = np.cumsum(marks[:n]) == 0
     sec = max(1, int(fs))
     n_bins = max(1, n // sec)
     masked = np.where(away[None, : n_bins * sec], rel[:, : n_bins * sec], 0.0)
