@@ -13,9 +13,11 @@ Conventions (stated in every table that uses them):
 * **Delineation** (:func:`score_fiducials`) is scored per fiducial (P onset, ..., T offset) with the same
   one-to-one matching inside ±150 ms; the signed error is detected minus reference, in ms, and is
   summarised as mean ± SD and mean absolute error over the matched pairs.  Where the reference annotates
-  only part of the record (LUDB leaves the edges out), detections outside the annotated span
-  ``[first annotated sample - tolerance, last annotated sample + tolerance]`` are dropped before matching
-  rather than counted as false positives.
+  only part of the record (LUDB leaves the edges out), an unmatched detection counts as a false positive
+  only inside the annotated span ``[first annotated sample, last annotated sample]`` of that lead (any
+  fiducial); outside it there is no reference to contradict it, so it is ignored.  Likewise an unmatched
+  detection within the tolerance of a wave whose peak is annotated but whose onset/offset is not (LUDB
+  has a few) is ignored (``ignore=``).  Matched detections always count.
 """
 
 from __future__ import annotations
@@ -177,29 +179,38 @@ def annotated_span(reference: Mapping[str, np.ndarray]) -> tuple[int, int] | Non
 
 def score_fiducials(reference: Mapping[str, np.ndarray], detected: Mapping[str, np.ndarray], fs: float,
                     tolerance_s: float = DELINEATION_TOLERANCE_S,
-                    span: tuple[int, int] | None | str = "annotated") -> dict[str, DetectionScore]:
+                    span: tuple[int, int] | None | str = "annotated",
+                    ignore: Mapping[str, np.ndarray] | None = None) -> dict[str, DetectionScore]:
     """Score each fiducial of one lead of one record.
 
     ``reference`` and ``detected`` map a fiducial name (``p_on``, ``qrs_off``, ...) to the sample
     positions of that fiducial (absent waves simply have no entry in the array; negative values mean
     "not annotated" and are ignored).  Every fiducial named in ``reference`` is scored.
 
-    ``span="annotated"`` (default) drops detections outside the annotated span of the reference (see
-    the module docstring); pass an explicit ``(first, last)`` sample range, or ``None`` to score the
-    whole record.
+    ``span="annotated"`` (default) ignores unmatched detections outside the annotated span of the
+    reference (see the module docstring); pass an explicit ``(first, last)`` sample range, or ``None``
+    to count every unmatched detection.  ``ignore`` maps a fiducial to positions (e.g. the peaks of
+    waves whose onset was not annotated) near which unmatched detections are not false positives.
     """
-    tol = tolerance_s * fs
     if span == "annotated":
-        # nothing annotated in this lead: nothing to score, detections included
-        span = annotated_span(reference) or (0, int(-2 * tol) - 1)
+        # nothing annotated in this lead: an empty span, so only matches (none) would count
+        span = annotated_span(reference) or (0, -1)
     out = {}
     for name, ref in reference.items():
         ref = np.asarray(ref, dtype=np.float64).ravel()
         ref = ref[ref >= 0]
         det = np.asarray(detected.get(name, np.zeros(0)), dtype=np.float64).ravel()
         det = det[np.isfinite(det)]
+        ri, di = match_events(ref, det, tolerance_s * fs)
+        unmatched = np.ones(det.size, bool)
+        unmatched[di] = False
         if span is not None:
             a, b = span  # type: ignore[misc]
-            det = det[(det >= a - tol) & (det <= b + tol)]
-        out[name] = score_events(ref, det, fs, tolerance_s)
+            unmatched &= (det >= a) & (det <= b)
+        skip = np.asarray((ignore or {}).get(name, np.zeros(0)), dtype=np.float64).ravel()
+        if skip.size and unmatched.any():
+            near = np.abs(det[:, None] - skip[None, :]).min(axis=1) <= tolerance_s * fs
+            unmatched &= ~near
+        errors = (det[di] - ref[ri]) * 1000.0 / fs
+        out[name] = DetectionScore(int(ri.size), int(ref.size - ri.size), int(unmatched.sum()), errors)
     return out

@@ -28,6 +28,7 @@ The filters run once over the whole record and every statistic is vectorised ove
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
@@ -111,13 +112,9 @@ def _rail_runs(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_len: int) -> n
     return out
 
 
-def _causal(x: np.ndarray, fs: float, low: float | None, high: float | None, order: int) -> np.ndarray:
-    """One-pass Butterworth filter started in its steady state for the first sample.
-
-    The checks only use amplitudes, RMS and ranges, which the filter's phase does not change, so one
-    pass (half the cost of forward-backward) is enough; starting in steady state avoids the start-up
-    transient a DC offset would cause.
-    """
+@lru_cache(maxsize=64)
+def _design(fs: float, low: float | None, high: float | None, order: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Butterworth SOS and its steady-state initial conditions (designing one costs ~1 ms: cached)."""
     nyq = fs / 2.0
     if high is not None and high >= 0.95 * nyq:
         high = None
@@ -128,9 +125,22 @@ def _causal(x: np.ndarray, fs: float, low: float | None, high: float | None, ord
     elif high is not None:
         sos = butter(order, high / nyq, btype="lowpass", output="sos")
     else:
+        return None
+    return sos, sosfilt_zi(sos)
+
+
+def _causal(x: np.ndarray, fs: float, low: float | None, high: float | None, order: int) -> np.ndarray:
+    """One-pass Butterworth filter started in its steady state for the first sample.
+
+    The checks only use amplitudes, RMS and ranges, which the filter's phase does not change, so one
+    pass (half the cost of forward-backward) is enough; starting in steady state avoids the start-up
+    transient a DC offset would cause.
+    """
+    design = _design(float(fs), low, high, order)
+    if design is None:
         return x
-    zi = sosfilt_zi(sos)[:, None, :] * x[None, :, :1]  # (sections, L, 2)
-    y, _ = sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 0, 0))
+    sos, zi = design
+    y, _ = sosfilt(sos, x, axis=-1, zi=zi[:, None, :] * x[None, :, :1])  # zi: (sections, L, 2)
     return y
 
 
@@ -210,8 +220,11 @@ def _lead_results(leads: tuple[str, ...], res: list[tuple[list[str], float]]) ->
             for name, (issues, score) in zip(leads, res, strict=True)}
 
 
-def ecg_quality(record: Record, window_s: float = 5.0) -> QualityReport:
+def ecg_quality(record: Record, window_s: float = 5.0, windows: bool = True) -> QualityReport:
     """Quality of ``record`` per lead, per ``window_s`` window and overall (see the module docstring).
+
+    ``windows=False`` skips the per-window flags (``.windows`` is then empty and the record's
+    usability rests on its leads alone), for callers that only need the leads.
 
     Examples
     --------
@@ -227,20 +240,20 @@ def ecg_quality(record: Record, window_s: float = 5.0) -> QualityReport:
     f = _Filtered(np.asarray(record.signal, dtype=np.float32), record.fs)
     leads = _lead_results(record.leads, _issues(f, 0, record.n_samples))
     size = max(1, int(round(window_s * record.fs)))
-    starts = list(range(0, record.n_samples - size + 1, size)) or [0]
-    windows = []
+    starts = (list(range(0, record.n_samples - size + 1, size)) or [0]) if windows else []
+    wins = []
     for a in starts:
         b = min(record.n_samples, a + size)
         wl = _lead_results(record.leads, _issues(f, a, b))
         ok = sum(q.usable for q in wl.values()) >= max(1, len(wl) / 2)
-        windows.append(WindowQuality(a / record.fs, b / record.fs, ok, wl))
+        wins.append(WindowQuality(a / record.fs, b / record.fs, ok, wl))
     issues = [f"{q.lead}: {i}" for q in leads.values() for i in q.issues]
     n_ok = sum(q.usable for q in leads.values())
-    usable = n_ok >= max(1, len(leads) / 2) and any(w.usable for w in windows)
+    usable = n_ok >= max(1, len(leads) / 2) and (not windows or any(w.usable for w in wins))
     if not usable:
-        issues.append(f"record unusable: {n_ok} of {len(leads)} leads usable, "
-                      f"{sum(w.usable for w in windows)} of {len(windows)} windows usable")
-    return QualityReport(usable, leads, windows, issues)
+        issues.append(f"record unusable: {n_ok} of {len(leads)} leads usable"
+                      + (f", {sum(w.usable for w in wins)} of {len(wins)} windows usable" if windows else ""))
+    return QualityReport(usable, leads, wins, issues)
 
 
 def lead_quality(record: Record) -> dict[str, LeadQuality]:
