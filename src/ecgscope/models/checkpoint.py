@@ -45,13 +45,24 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise MissingInputError("checkpoint file does not exist", source=str(p))
+    with open(p, "rb") as fh:
+        magic = fh.read(4)
+    if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # torch's zip format, or legacy pickle
+        raise RecordFormatError("not a readable PyTorch checkpoint (neither torch's zip nor pickle format)",
+                                source=str(p))
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as err:
+        if "weights only load failed" not in str(err).lower():
+            raise RecordFormatError(f"not a readable PyTorch checkpoint ({str(err).splitlines()[0]})",
+                                    source=str(p)) from None
         warnings.warn(f"{p}: checkpoint pickles Python objects; loading it in full (only load trusted files)",
                       stacklevel=2)
-        obj = torch.load(p, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, ValueError) as err:
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise RecordFormatError(f"not a readable PyTorch checkpoint ({exc})", source=str(p)) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:
         raise RecordFormatError(f"not a readable PyTorch checkpoint ({err})", source=str(p)) from None
     if not isinstance(obj, dict):
         raise RecordFormatError(f"checkpoint holds a {type(obj).__name__}, expected a dict", source=str(p))

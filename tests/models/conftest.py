@@ -1,0 +1,31 @@
+"""Model tests: small inputs, tiny configs where the architecture allows, fixed seeds."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_numba_cache(pytestconfig):
+    """MiniRocket's numba code is cached in pytest's cache folder: compiled once (~20 s), reused by
+    every xdist worker and later runs, and never written into the user's ecgscope cache."""
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        os.environ["NUMBA_CACHE_DIR"] = str(pytestconfig.cache.mkdir("numba"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tests run two to a machine under xdist: one torch thread each."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def input_length(name: str) -> int:
+    """A short valid window for each family (ST-MEM: a multiple of its 75-sample patch)."""
+    return 150 if name.startswith("stmem") else 256
