@@ -24,8 +24,3 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def input_length(name: str) -> int:
-    """A short valid window for each family (ST-MEM: a multiple of its 75-sample patch)."""
-    return 150 if name.startswith("stmem") else 256
