@@ -39,7 +39,7 @@ class CropDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         x = self.prepared.crop(i, rng)  # (C, T)
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(self.targets[i])
+        return torch.tensor(x, dtype=torch.float32), torch.tensor(self.targets[i])  # copies: the cache is read-only
 
 
 class WindowDataset(Dataset):
@@ -52,7 +52,7 @@ class WindowDataset(Dataset):
         return len(self.owner)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return torch.from_numpy(np.ascontiguousarray(self.windows[i], dtype=np.float32)), int(self.owner[i])
+        return torch.tensor(self.windows[i], dtype=torch.float32), int(self.owner[i])
 
 
 @dataclass
@@ -175,8 +175,7 @@ class PairDataset(Dataset):
                 a, b = b, a
         else:  # too short for two segments: two random (overlapping) crops
             a, b = self.prepared.crop(i, rng), self.prepared.crop(i, rng)
-        return (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)),
-                torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32)))
+        return torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
 
 
 PRETRAIN_SPLIT = {"train": tuple(range(1, 10)), "val": (10,)}

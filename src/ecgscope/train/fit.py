@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,13 +154,17 @@ def train(cfg: TrainConfig, callbacks: list[L.Callback] | None = None) -> TrainR
         trainer = L.Trainer(
             max_epochs=epochs, max_steps=cfg.max_steps, accelerator=cfg.accelerator, devices=cfg.devices,
             num_nodes=cfg.num_nodes, strategy="ddp" if distributed else "auto", precision=_precision(cfg.accelerator),
-            callbacks=[ckpt, EarlyStopping("val_macro_auroc", mode="max", patience=cfg.patience),
+            callbacks=[ckpt, EarlyStopping("val_macro_auroc", mode="max", patience=cfg.patience,
+                                             check_on_train_epoch_end=False),
                        *([TQDMProgressBar(refresh_rate=10)] if cfg.progress else []), *(callbacks or [])],
             logger=loggers, enable_checkpointing=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
             log_every_n_steps=5, num_sanity_val_steps=0, use_distributed_sampler=False,
             deterministic=False,
         )
-        trainer.fit(module, datamodule=dm)
+        with warnings.catch_warnings():
+            # a frozen backbone is in eval mode on purpose (BatchNorm statistics, no drop-path)
+            warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+            trainer.fit(module, datamodule=dm)
         # the next stage starts from this stage's best weights (post-train: the linear-probed head)
         ckpt.restore_best(model)
         stage_log[-1]["best"] = dict(ckpt.best_info)

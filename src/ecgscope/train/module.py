@@ -71,6 +71,8 @@ class ClassifierModule(L.LightningModule):
         return self.model(x)
 
     def on_train_epoch_start(self) -> None:
+        # Lightning keeps the modules' modes as it finds them: (re)apply this stage's (frozen parts in eval)
+        self.train()
         dl = self.trainer.train_dataloader
         ds = getattr(dl, "dataset", None)
         if hasattr(ds, "set_epoch"):

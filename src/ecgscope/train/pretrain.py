@@ -55,6 +55,7 @@ class PretrainModule(L.LightningModule):
         return out
 
     def on_train_epoch_start(self) -> None:
+        self.train()
         ds = getattr(self.trainer.train_dataloader, "dataset", None)
         if isinstance(ds, PairDataset):
             ds.set_epoch(self.current_epoch)
@@ -160,7 +161,7 @@ def pretrain(cfg: PretrainConfig) -> PretrainResult:
         max_epochs=cfg.epochs, max_steps=cfg.max_steps, accelerator=cfg.accelerator, devices=cfg.devices,
         num_nodes=cfg.num_nodes, strategy="ddp" if _distributed(cfg.devices, cfg.num_nodes) else "auto",
         precision=_precision(cfg.accelerator),
-        callbacks=[ckpt, EarlyStopping("val_loss", mode="min", patience=cfg.patience),
+        callbacks=[ckpt, EarlyStopping("val_loss", mode="min", patience=cfg.patience, check_on_train_epoch_end=False),
                    *([TQDMProgressBar(refresh_rate=10)] if cfg.progress else [])],
         logger=[CSVLogger(str(out), name="logs"), TensorBoardLogger(str(out), name="tb")],
         enable_checkpointing=False, enable_progress_bar=cfg.progress, enable_model_summary=False,
