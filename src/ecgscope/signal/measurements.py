@@ -83,21 +83,23 @@ def frontal_axis(areas: dict[str, float]) -> float | None:
     return 180.0 if deg == -180.0 else deg
 
 
-def _wave_areas(x: np.ndarray, fs: float, beats: np.ndarray, start: str, end: str, level_at: str) -> float | None:
-    """Median over beats of the net area of ``x`` (mV·s) between two fiducials."""
-    vals = []
-    n = x.size
-    for row in beats:
-        a, b, lv = row[_F[start]], row[_F[end]], row[_F[level_at]]
-        if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(lv)) or b <= a:
-            continue
-        ia, ib, il = (int(round(v * fs / 1000.0)) for v in (a, b, lv))
-        ia, ib, il = max(0, ia), min(n - 1, ib), min(max(0, il), n - 1)
-        if ib <= ia:
-            continue
-        level = float(np.median(x[max(0, il - 2): il + 3]))
-        vals.append(float(np.sum(x[ia: ib + 1] - level)) / fs)
-    return float(np.median(vals)) if vals else None
+def _wave_areas(x: np.ndarray, fs: float, beats: np.ndarray, start: str, end: str, level_at: str) -> np.ndarray:
+    """Per lead of ``x`` (L, N), the median over beats of the net area (mV·s) between two fiducials,
+    measured from the level at ``level_at`` (median of 5 samples there); NaN where no beat has both."""
+    a_ms, b_ms, l_ms = beats[:, _F[start]], beats[:, _F[end]], beats[:, _F[level_at]]
+    ok = np.isfinite(a_ms) & np.isfinite(b_ms) & np.isfinite(l_ms) & (b_ms > a_ms)
+    if not ok.any():
+        return np.full(x.shape[0], np.nan)
+    n = x.shape[1]
+    a = np.clip(np.round(a_ms[ok] * fs / 1000.0).astype(np.int64), 0, n - 1)
+    b = np.clip(np.round(b_ms[ok] * fs / 1000.0).astype(np.int64), 0, n - 1)
+    lv = np.clip(np.round(l_ms[ok] * fs / 1000.0).astype(np.int64), 2, n - 3)
+    csum = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x, axis=1, dtype=np.float64)], axis=1)
+    total = csum[:, b + 1] - csum[:, a]  # (L, beats) sum of samples a..b
+    level = np.median(x[:, lv[:, None] + np.arange(-2, 3)[None, :]], axis=-1)  # (L, beats)
+    areas = (total - level * (b - a + 1)[None, :]) / fs
+    keep = b > a
+    return np.median(areas[:, keep], axis=1) if keep.any() else np.full(x.shape[0], np.nan)
 
 
 def ecg_measurements(record: Record, delineation: Delineation, qtc_formula: str = "bazett") -> dict:
@@ -136,8 +138,8 @@ def ecg_measurements(record: Record, delineation: Delineation, qtc_formula: str 
         spans = {"p": ("p_on", "p_off", "p_on"), "qrs": ("qrs_on", "qrs_off", "qrs_on"),
                  "t": ("qrs_off", "t_off", "qrs_on")}
         for wave, (a, b, lv) in spans.items():
-            areas = {n: _wave_areas(xs[i], record.fs, beats, a, b, lv) for i, n in enumerate(limb)}
-            axes[wave] = frontal_axis({n: v for n, v in areas.items() if v is not None})
+            areas = _wave_areas(xs, record.fs, beats, a, b, lv)
+            axes[wave] = frontal_axis({n: float(v) for n, v in zip(limb, areas, strict=True) if np.isfinite(v)})
     return {
         "heart_rate_bpm": _r(hr, 1),
         "rr_ms": _r(rr_ms),
