@@ -42,6 +42,7 @@ class DelineatorConfig:
     channels: tuple[int, ...] = (8, 16, 24, 32, 48)  # per resolution, 125 Hz first
     kernel_size: int = 7
     decoder_convs: int = 1  # convolutions per decoder level (the encoder has 2)
+    skip: str = "concat"  # "concat" (U-Net) or "add": project the coarser level to the skip's width and add
     in_channels: int = 2  # lead + all-lead context
     n_classes: int = len(CLASSES)
     fs: float = MODEL_FS
@@ -101,9 +102,15 @@ class DelineatorUNet(nn.Module):
         self.down = nn.ModuleList(
             [_convs(ch[0], ch[0], k)] + [_convs(ch[i - 1], ch[i], k) for i in range(1, len(ch))]
         )
-        self.up = nn.ModuleList(
-            [_convs(ch[i + 1] + ch[i], ch[i], k, cfg.decoder_convs) for i in range(len(ch) - 2, -1, -1)]
-        )
+        if cfg.skip not in ("concat", "add"):
+            raise ValueError(f"unknown skip {cfg.skip!r}; valid: concat, add")
+        levels = range(len(ch) - 2, -1, -1)
+        if cfg.skip == "concat":
+            self.up = nn.ModuleList([_convs(ch[i + 1] + ch[i], ch[i], k, cfg.decoder_convs) for i in levels])
+            self.proj = nn.ModuleList([nn.Identity() for _ in levels])
+        else:  # 1x1 projection at the coarse rate, then add: the decoder convolutions stay c -> c
+            self.up = nn.ModuleList([_convs(ch[i], ch[i], k, cfg.decoder_convs) for i in levels])
+            self.proj = nn.ModuleList([nn.Conv1d(ch[i + 1], ch[i], 1) for i in levels])
         self.to_full = nn.ConvTranspose1d(ch[0], ch[0], 4, stride=2, padding=1)  # 125 -> 250 Hz
         self.head = nn.Sequential(
             nn.Conv1d(ch[0] + cfg.in_channels, ch[0], 5, padding=2), nn.ReLU(inplace=True),
@@ -120,10 +127,10 @@ class DelineatorUNet(nn.Module):
             h = block(h)
             skips.append(h)
         skips.pop()
-        for block in self.up:
+        for block, proj in zip(self.up, self.proj, strict=True):
             skip = skips.pop()
-            h = F.interpolate(h, size=skip.shape[-1], mode="nearest")
-            h = block(torch.cat([h, skip], dim=1))
+            h = F.interpolate(proj(h), size=skip.shape[-1], mode="nearest")
+            h = block(torch.cat([h, skip], dim=1) if self.config.skip == "concat" else h + skip)
         h = self.to_full(h)[..., :t]  # (B, c0, T)
         if h.shape[-1] < t:
             h = F.pad(h, (0, t - h.shape[-1]))

@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", default="8,16,24,32,48")
     ap.add_argument("--kernel", type=int, default=7)
     ap.add_argument("--decoder-convs", type=int, default=1)
+    ap.add_argument("--skip", choices=("concat", "add"), default="concat")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loaded {len(xt)} train / {len(xv)} val records in {time.time() - t0:.0f}s", flush=True)
 
     cfg = DelineatorConfig(channels=tuple(int(c) for c in args.channels.split(",")), kernel_size=args.kernel,
-                           decoder_convs=args.decoder_convs)
+                           decoder_convs=args.decoder_convs, skip=args.skip)
     model = DelineatorUNet(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
