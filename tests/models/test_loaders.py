@@ -223,3 +223,27 @@ def test_stmem_masked_autoencoder_checkpoint_keeps_the_encoder(tmp_path):
     torch.save({"model": full}, tmp_path / "deeper.pth")
     with pytest.raises(ContractError, match="block9"):
         create_model("stmem_tiny", pretrained=tmp_path / "deeper.pth")
+
+
+def test_ecgfm_layer_is_the_standard_post_norm_transformer_layer():
+    """fairseq's post-norm layer == torch's TransformerEncoderLayer(norm_first=False, gelu) with the same weights."""
+    torch.manual_seed(0)
+    model = create_model("ecgfm_tiny").eval()
+    ours = model.encoder.layers[0]
+    ref = torch.nn.TransformerEncoderLayer(128, 4, dim_feedforward=256, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=False).eval()
+    with torch.no_grad():
+        a = ours.self_attn
+        ref.self_attn.in_proj_weight.copy_(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]))
+        ref.self_attn.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
+        ref.self_attn.out_proj.load_state_dict(a.out_proj.state_dict())
+        ref.linear1.load_state_dict(ours.fc1.state_dict())
+        ref.linear2.load_state_dict(ours.fc2.state_dict())
+        ref.norm1.load_state_dict(ours.self_attn_layer_norm.state_dict())
+        ref.norm2.load_state_dict(ours.final_layer_norm.state_dict())
+        x = torch.randn(2, 9, 128)
+        torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+    # 2500 samples -> 156 tokens, as ECG-FM: four kernel-2 stride-2 convolutions
+    assert model.num_tokens(2500) == 156
+    with torch.no_grad():
+        assert model.forward_features(torch.zeros(1, 12, 2500)).shape == (1, 156, 128)

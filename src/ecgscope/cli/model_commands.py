@@ -109,7 +109,7 @@ def train(
                       limit=limit, max_steps=max_steps, devices=devices, num_nodes=num_nodes, accelerator=accelerator,
                       progress=not no_progress)
     result = run_train(cfg)
-    if not result.bundle.exists():  # a DDP worker: rank 0 reports
+    if not result.is_global_zero:  # another DDP process: rank 0 reports
         return
     m = result.metrics
     if json_out:
@@ -168,7 +168,7 @@ def pretrain(
                          temperature=temperature, patience=patience, seed=seed, limit=limit, max_steps=max_steps,
                          devices=devices, num_nodes=num_nodes, accelerator=accelerator, progress=not no_progress)
     result = run_pretrain(cfg)
-    if not result.bundle.exists():
+    if not result.is_global_zero:
         return
     if json_out:
         print_json({"bundle": str(result.bundle), **result.metrics})

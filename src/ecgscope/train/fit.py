@@ -8,7 +8,6 @@ and DDP when more than one device or node is asked for (gloo on CPUs).
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import time
@@ -82,6 +81,7 @@ class TrainResult:
     history: list[dict]
     model: ECGModel
     stages: list[StageRecord] = field(default_factory=list)
+    is_global_zero: bool = True  # False in the other DDP processes (they return the same model, write nothing)
 
 
 def _precision(accelerator: str) -> str:
@@ -181,12 +181,14 @@ def train(cfg: TrainConfig, callbacks: list[L.Callback] | None = None) -> TrainR
     metrics["train_records"] = len(dm.parts["train"].prepared)
     metrics["skipped_records"] = {k: len(v.prepared.skipped) for k, v in dm.parts.items()}
     metrics["seconds"] = round(time.time() - t0, 1)
+    metrics["world_size"] = int(trainer.world_size)
     bundle = out / "best.pt"
-    if _is_rank_zero():
+    rank_zero = bool(trainer.is_global_zero)
+    if rank_zero:
         save_bundle(model, bundle, task=task.name, metrics=metrics, training=meta["training"])
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
         (out / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2))
-    return TrainResult(bundle, metrics, module.history, model, records)
+    return TrainResult(bundle, metrics, module.history, model, records, rank_zero)
 
 
 def _head_state(model: ECGModel) -> dict[str, torch.Tensor]:
@@ -195,11 +197,6 @@ def _head_state(model: ECGModel) -> dict[str, torch.Tensor]:
 
 def _backbone_state(model: ECGModel) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
-
-
-def _is_rank_zero() -> bool:
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0 and (
-        not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0)
 
 
 @torch.no_grad()

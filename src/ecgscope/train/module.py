@@ -84,7 +84,7 @@ class ClassifierModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = masked_bce(self.model(x), y, self.pos_weight)
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0], sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -110,9 +110,9 @@ class ClassifierModule(L.LightningModule):
         with torch.no_grad():
             logits = torch.logit(torch.as_tensor(rec, dtype=torch.float32).clamp(1e-6, 1 - 1e-6))
             val_loss = float(masked_bce(logits, torch.as_tensor(self.val_targets), None))
-        # every rank scored the full validation set: the values agree without a reduction
-        self.log("val_macro_auroc", auroc, prog_bar=True, sync_dist=False)
-        self.log("val_loss", val_loss, prog_bar=False, sync_dist=False)
+        # every rank scored the full validation set: the values agree, the (mean) reduction keeps them
+        self.log("val_macro_auroc", auroc, prog_bar=True, sync_dist=True)
+        self.log("val_loss", val_loss, prog_bar=False, sync_dist=True)
         self.history.append({"stage": self.stage.name, "epoch": int(self.current_epoch),
                              "step": int(self.global_step), "val_macro_auroc": auroc, "val_loss": val_loss})
 

@@ -24,7 +24,7 @@ from ecgscope.datasets import open_dataset
 from ecgscope.models import ECGModel, create_model, save_bundle
 from ecgscope.train.callbacks import BundleCheckpoint
 from ecgscope.train.data import PairDataset, UnlabeledDataModule
-from ecgscope.train.fit import _distributed, _is_rank_zero, _precision
+from ecgscope.train.fit import _distributed, _precision
 from ecgscope.train.module import warmup_cosine
 from ecgscope.train.objectives import OBJECTIVES, MaskedReconstruction, SegmentContrastive
 
@@ -65,8 +65,8 @@ class PretrainModule(L.LightningModule):
         losses = self._losses(a, b)
         loss = sum(losses.values())
         for k, v in losses.items():
-            self.log(f"train_{k}", v, on_step=True, on_epoch=True, batch_size=a.shape[0])
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=a.shape[0])
+            self.log(f"train_{k}", v, on_step=True, on_epoch=True, batch_size=a.shape[0], sync_dist=True)
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=a.shape[0], sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -126,6 +126,7 @@ class PretrainResult:
     metrics: dict[str, Any]
     history: list[dict]
     model: ECGModel
+    is_global_zero: bool = True
 
 
 def pretrain(cfg: PretrainConfig) -> PretrainResult:
@@ -170,13 +171,14 @@ def pretrain(cfg: PretrainConfig) -> PretrainResult:
     trainer.fit(module, datamodule=dm)
     ckpt.restore_best(model)
     metrics = {"best": ckpt.best_info, "history": module.history, "seconds": round(time.time() - t0, 1),
-               "records": training["records"]}
+               "records": training["records"], "world_size": int(trainer.world_size)}
     bundle = out / "encoder.pt"
-    if _is_rank_zero():
+    rank_zero = bool(trainer.is_global_zero)
+    if rank_zero:
         save_bundle(model, bundle, kind="encoder", metrics=metrics, training=training)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
         (out / "best.pt").unlink(missing_ok=True)  # the callback's copy: encoder.pt is the result
-    return PretrainResult(bundle, metrics, module.history, model)
+    return PretrainResult(bundle, metrics, module.history, model, rank_zero)
 
 
 __all__ = ["PretrainConfig", "PretrainModule", "PretrainResult", "pretrain"]
