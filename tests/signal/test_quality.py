@@ -39,6 +39,7 @@ def test_clean_record_is_usable_with_design_keys(clean):
         ("noise", "high-frequency noise"),
         ("wander", "baseline wander"),
         ("off", "lead off"),
+        ("motion", "artifact"),
     ],
 )
 def test_each_fault_is_flagged_with_its_reason(clean, fault, reason):
@@ -53,12 +54,17 @@ def test_each_fault_is_flagged_with_its_reason(clean, fault, reason):
         y = x + rng.normal(0, 0.5, x.size)
     elif fault == "wander":
         y = x + 3.0 * np.sin(2 * np.pi * 0.2 * t)
-    else:
+    elif fault == "off":
         y = x + np.where(t > 4, 15.0, 0.0)
+    else:  # in-band noise as large as the ECG, as electrode motion gives
+        from ecgscope.signal.filters import bandpass
+
+        n = bandpass(rng.normal(0, 1, (1, x.size)), clean.fs, 1.0, 15.0)[0]
+        y = n * np.ptp(x) / np.ptp(n)
     q = ecg_quality(_with_lead(clean, "V2", y))
     assert reason in q.leads["V2"].issues
     assert f"V2: {reason}" in q.issues
-    if reason in ("flatline", "lead off", "high-frequency noise"):
+    if reason in ("flatline", "lead off", "high-frequency noise", "artifact"):
         assert not q.lead_usable("V2")
     assert q.lead_usable("II") and q.usable  # one bad lead does not condemn a 12-lead record
 

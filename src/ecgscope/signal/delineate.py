@@ -14,20 +14,19 @@ never a guessed position.  Methods:
     * in each lead, a beat's QRS is that lead's QRS run overlapping the beat; its P wave is the last P
       run that ends before the QRS onset and starts after the previous beat's T offset (or QRS offset);
       its T wave is the first T run that starts after the QRS offset and ends before the next QRS
-      onset.  Runs shorter than 20 ms (P), 30 ms (QRS) or 40 ms (T) are discarded as label noise.
-      This guarantees P_on < P_off <= QRS_on < R < QRS_off < T_peak <= T_off < next P_on: no beat overlaps
-      another;
+      onset.  Pieces of one P or T wave split by a short background gap (20 ms, 80 ms: notched or
+      biphasic waves) are merged; runs shorter than 20 ms (P), 30 ms (QRS) or 40 ms (T) are discarded
+      as label noise.  This guarantees P_on < P_off <= QRS_on < R < QRS_off < T_peak <= T_off < next
+      P_on: no beat overlaps another;
     * the R peak is the top of the R wave (the largest rise above the line joining QRS onset and
-      offset), as LUDB's cardiologists mark it; P and T peaks are
-      the largest deflection from that line inside the wave (inverted waves included); peaks are then
-      moved to the record's own sample grid;
+      offset), as LUDB's cardiologists mark it; P and T peaks are the largest deflection from that line
+      inside the wave (inverted waves included); peaks are found on the record's own samples;
     * the **global** (multi-lead) delineation takes, per beat, the second-earliest onset and the
       second-latest offset over the leads that show the wave (earliest / latest with fewer than 3 such
       leads), the median P and T peaks and the R peak of the lead with the largest QRS; a P or T
-      wave is present globally only when at least half of the delineated leads show it (and, for P, the
-      lead-averaged P probability reaches 0.75 somewhere in it), and a lead's P
-      wave is kept only for beats that have one globally (in AF, f waves look like P waves in a few
-      leads).
+      wave is present globally only when at least half of the delineated leads show it (and, for P,
+      the lead-averaged P probability reaches 0.75 somewhere in it), and a lead's P wave is kept only
+      for beats that have one globally (in AF, f waves look like P waves in a few leads).
 
 ``"neurokit"``
     NeuroKit2's DWT delineator (``ecg_clean`` → ``ecg_peaks`` → ``ecg_delineate(method="dwt")``) on
@@ -305,12 +304,14 @@ def _global_beats(tables: np.ndarray, amp: np.ndarray, min_frac: float = 0.5,
             a, b = int(np.nanmin(col["p_on"][:, k])), int(np.nanmax(col["p_off"][:, k]))
             has_p[k] = p_confidence[a: b + 1].max(initial=0.0) >= _MIN_P_CONFIDENCE
     p_on, p_off = _early(col["p_on"]), np.fmin(_late(col["p_off"]), out[:, _F["qrs_on"]])
+    has_p &= p_on < p_off  # leads disagreeing so much that the fused wave would be empty: no P
     out[has_p, _F["p_on"]] = p_on[has_p]
     out[has_p, _F["p_off"]] = p_off[has_p]
     out[has_p, _F["p_peak"]] = np.clip(_median(col["p_peak"]), p_on, p_off)[has_p]
 
     has_t = np.isfinite(col["t_off"]).sum(axis=0) >= need
     t_off = _late(col["t_off"])
+    has_t &= t_off > out[:, _F["qrs_off"]]
     out[has_t, _F["t_off"]] = t_off[has_t]
     out[has_t, _F["t_peak"]] = np.clip(_median(col["t_peak"]), out[:, _F["qrs_off"]] + 1, t_off)[has_t]
     # neighbouring beats must not overlap after fusion: drop a P wave that starts inside the previous beat
