@@ -21,7 +21,8 @@ ThreadsOption = Annotated[int | None, typer.Option("--threads", help="torch CPU 
 
 def _check(name: str, valid: list[str], what: str) -> None:
     if name not in valid:
-        raise typer.BadParameter(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+        typer.echo(f"error: unknown {what} {name!r}; valid: {', '.join(valid)}", err=True)
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -133,7 +133,8 @@ def pretrain(cfg: PretrainConfig) -> PretrainResult:
     """Pretrain ``cfg.model`` on unlabeled records; writes ``encoder.pt`` (bundle kind "encoder").
 
     Labels are never read: any dataset, or any folder of WFDB records (``dataset="challenge"``,
-    ``root=folder``), works.  Records are split by the dataset's folds (1-9 train, 10 validation).
+    ``root=folder``), works.  Records are split by the dataset's folds (1-8 train, 9 validation; fold 10, the
+    test fold of every task, is never used).
     """
     t0 = time.time()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
