@@ -108,3 +108,10 @@ def test_pretrain_then_fine_tune_from_the_encoder(tmp_path, data_dir):
     res = train(_cfg(tmp_path, data_dir, strategy="finetune", pretrained=str(pre.bundle), max_steps=2, epochs=1,
                      test=False))
     assert read_checkpoint(res.bundle)["training"]["config"]["pretrained"] == str(pre.bundle)
+
+
+def test_input_override_sets_the_window(tmp_path, data_dir):
+    res = train(_cfg(tmp_path, data_dir, strategy="finetune", input="12-lead 10 s", max_steps=1, epochs=1, limit=16,
+                     test=False))
+    assert res.model.pretrained_cfg.input_contract.window_samples == 1000
+    assert "val" in res.metrics and len(res.history) == 1  # one validation after the single epoch

@@ -7,6 +7,7 @@ and DDP when more than one device or node is asked for (gloo on CPUs).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -101,7 +102,7 @@ def build_model(cfg: TrainConfig, task: Task, strategy: Strategy) -> tuple[ECGMo
     if model.num_classes != len(task.labels) or model.head_name != head:
         model.reset_classifier(len(task.labels), head=head)
     if cfg.input:
-        task = Task(**{**{f: getattr(task, f) for f in task.__dataclass_fields__}, "input": cfg.input})
+        task = dataclasses.replace(task, input=cfg.input)
     single = strategy.single_lead or task.single_lead
     lead = cfg.lead or task.spec.single_lead or ("I" if single else None)
     alone = bool(single and model.accepts_lead_subset)
