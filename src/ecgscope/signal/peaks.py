@@ -94,12 +94,8 @@ def _running_level(env: np.ndarray, fs: float) -> np.ndarray:
     mx = maximum_filter1d(env, size=win, axis=-1, mode="nearest")[:, ::step]  # (L, B)
     half = max(1, int(round(_LEVEL_SPAN_S * fs / step)))
     b = mx.shape[-1]
-    level = np.stack([np.median(_sliding(row, min(2 * half + 1, b)), axis=-1) for row in mx])
-    centres = np.arange(b) * step
-    out = np.empty_like(env)
-    for i in range(env.shape[0]):
-        out[i] = np.interp(np.arange(n), centres, level[i])
-    return out
+    level = np.median(_sliding(mx, min(2 * half + 1, b)), axis=-1)
+    return _interp_rows(n, np.arange(b) * float(step), level)
 
 
 def slope_envelope(x: np.ndarray, fs: float) -> np.ndarray:
@@ -122,10 +118,10 @@ def fused_envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np
     step = max(1, int(fs / 4))
     coarse = norm[:, ::step]
     k = max(1, int(round(2.0 * fs / step)))
-    floor_c = np.stack([np.median(_sliding(c, k), axis=-1) for c in coarse])
+    floor_c = np.median(_sliding(coarse, k), axis=-1)
     peak_c = maximum_filter1d(norm, size=max(1, int(_LEVEL_WINDOW_S * fs)), axis=-1, mode="nearest")[:, ::step]
     snr_c = peak_c / np.maximum(floor_c, 0.02)
-    snr = np.stack([np.interp(np.arange(x.shape[-1]), np.arange(coarse.shape[-1]) * step, f) for f in snr_c])
+    snr = _interp_rows(x.shape[-1], np.arange(coarse.shape[-1]) * float(step), snr_c)
     weights = np.where(live[:, None], snr, 0.0)
     wsum = weights.sum(axis=0)
     wsum = np.where(wsum > 0, wsum, 1.0)
@@ -133,10 +129,16 @@ def fused_envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _sliding(v: np.ndarray, k: int) -> np.ndarray:
-    """(n, k) windows of ``v`` centred on each element (edges repeated)."""
+    """(..., n, k) windows of ``v`` (..., n) centred on each element of the last axis (edges repeated)."""
     half = k // 2
-    padded = np.pad(v, (half, k - 1 - half), mode="edge")
-    return np.lib.stride_tricks.sliding_window_view(padded, k)
+    pad = [(0, 0)] * (v.ndim - 1) + [(half, k - 1 - half)]
+    return np.lib.stride_tricks.sliding_window_view(np.pad(v, pad, mode="edge"), k, axis=-1)
+
+
+def _interp_rows(n: int, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp(arange(n), xp, row)`` for every row of ``fp`` (L, len(xp))."""
+    t = np.arange(n, dtype=np.float64)
+    return np.stack([np.interp(t, xp, row) for row in fp])
 
 
 def _select(fused: np.ndarray, fs: float, threshold: float) -> np.ndarray:
@@ -191,9 +193,9 @@ def _beat_relative_envelope(norm: np.ndarray, live: np.ndarray, beats: np.ndarra
     idx = np.clip(beats[:, None] + np.arange(-half, half + 1)[None, :], 0, n - 1)
     h = norm[:, idx].max(axis=-1)  # (L, B) each lead's height at each beat
     k = min(17, beats.size)
-    ref = np.stack([np.percentile(_sliding(row, k), 30, axis=-1) for row in h])  # (L, B)
+    ref = np.percentile(_sliding(h, k), 30, axis=-1)  # (L, B)
     ref = np.maximum(ref, 1e-6)
-    level = np.stack([np.interp(np.arange(n), beats, r) for r in ref])  # (L, N)
+    level = _interp_rows(n, beats.astype(np.float64), ref)  # (L, N)
     rel = norm / level
     # between-beat noise: the largest peak per 1-s bin outside ±150 ms of the beats
     guard = int(0.15 * fs)
@@ -206,8 +208,8 @@ def _beat_relative_envelope(norm: np.ndarray, live: np.ndarray, beats: np.ndarra
     masked = np.where(away[None, : n_bins * sec], rel[:, : n_bins * sec], 0.0)
     bin_max = masked.reshape(n_leads, n_bins, sec).max(axis=-1)  # (L, bins)
     kb = min(11, n_bins)
-    noise = np.stack([np.median(_sliding(row, kb), axis=-1) for row in bin_max])
-    noise = np.stack([np.interp(np.arange(n), (np.arange(n_bins) + 0.5) * sec, r) for r in noise])
+    noise = np.median(_sliding(bin_max, kb), axis=-1)
+    noise = _interp_rows(n, (np.arange(n_bins) + 0.5) * sec, noise)
     weights = np.where(live[:, None], 1.0 / np.maximum(noise, 0.05), 0.0)
     wsum = weights.sum(axis=0)
     wsum = np.where(wsum > 0, wsum, 1.0)
