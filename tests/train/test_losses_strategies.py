@@ -71,3 +71,17 @@ def test_warmup_cosine_schedule():
     assert warmup_cosine(10, 100, 10) == pytest.approx(1.0)
     assert warmup_cosine(100, 100, 10) == pytest.approx(0.01)
     assert math.isclose(warmup_cosine(55, 100, 10), 0.01 + 0.99 * 0.5, rel_tol=1e-6)
+
+
+def test_record_probabilities_use_max_for_episodic_findings_and_mean_otherwise():
+    from ecgscope.labels import LABELS
+    from ecgscope.train.module import ClassifierModule, OptimConfig
+
+    module = ClassifierModule(create_model("ssm_tiny"), LABELS, None, get_strategy("finetune").stages[0], OptimConfig())
+    probs = np.zeros((3, 17))
+    probs[0, LABELS.index("Premature ventricular contraction")] = 0.9
+    probs[0, LABELS.index("Sinus rhythm")] = 0.8
+    rec = module.record_probabilities(probs, np.array([0, 0, 1]), 2)
+    assert rec[0, LABELS.index("Premature ventricular contraction")] == 0.9
+    assert rec[0, LABELS.index("Sinus rhythm")] == pytest.approx(0.4)
+    assert rec[1].sum() == 0
