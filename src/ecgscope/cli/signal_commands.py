@@ -28,7 +28,14 @@ def delineate(
     units: Annotated[str | None, typer.Option("--units", help="Units of the file's samples (mV, uV, V).")] = None,
 ) -> None:
     """P/QRS/T delineation of every beat (ms from record start), intervals, axes, HRV and quality."""
-    from ecgscope.signal import DELINEATION_METHODS, QTC_FORMULAS, ecg_delineate, ecg_hrv, ecg_measurements
+    from ecgscope.signal import (
+        DELINEATION_METHODS,
+        QTC_FORMULAS,
+        ecg_delineate,
+        ecg_hrv,
+        ecg_measurements,
+        ecg_quality,
+    )
 
     if method not in DELINEATION_METHODS:
         raise ECGScopeError(f"unknown method {method!r}; valid methods: {', '.join(DELINEATION_METHODS)}",
@@ -43,7 +50,7 @@ def delineate(
         if lead not in rec.leads:
             raise ECGScopeError(f"no lead {lead!r}; the record has {', '.join(rec.leads)}", source=file,
                                 code="bad_option")
-    d = ecg_delineate(rec, method=method)
+    d = ecg_delineate(rec, method=method, quality=ecg_quality(rec))  # full report: per-window flags too
     meas = ecg_measurements(rec, d, qtc_formula=qtc_formula)
     r_ms = d.table()[:, 4]
     r_ms = r_ms[r_ms == r_ms]
