@@ -54,7 +54,7 @@ def test_forward_backward_and_shapes(fitted, windows):
     with torch.no_grad():
         inter = fitted.forward_intermediates(x)
     assert len(inter) == len(fitted.layer_dims) == 3
-    assert all(t.shape == (4, 125, 128) for t in inter)  # 500 samples, stride 4
+    assert all(t.shape == (4, 63, 128) for t in inter)  # 500 samples, stride 8
     assert fitted.head.pool.__class__.__name__ == "PowerMeanPool" and fitted.head.pool.q == 3.0
 
 
