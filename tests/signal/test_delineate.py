@@ -16,6 +16,17 @@ REF = {"p_on": ("P", 0), "p_peak": ("P", 1), "p_off": ("P", 2), "qrs_on": ("QRS"
        "qrs_off": ("QRS", 2), "t_peak": ("T", 1), "t_off": ("T", 2)}
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The delineator runs single-threaded (as measured); two xdist workers share two cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 @pytest.fixture(scope="module")
 def ludb(data_dir):
     return open_dataset("ludb", data_dir)

@@ -10,6 +10,17 @@ from ecgscope.datasets import open_dataset
 from ecgscope.signal import QTC_FORMULAS, ecg_delineate, ecg_measurements
 from ecgscope.signal.measurements import frontal_axis, qtc
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The delineator runs single-threaded (as measured); two xdist workers share two cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 KEYS = {"pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "qtc_formula", "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
         "heart_rate_bpm"}
 _LIMB = {"I": (0, 1.0), "II": (60, 1.0), "III": (120, 1.0), "aVR": (-150, np.sqrt(3) / 2),
