@@ -92,3 +92,10 @@ def test_ptbxl_lead_lists():
     assert len(parse_lead_list(" , I-AVF,  ")) == 6
     assert parse_lead_list("Kontaktprobleme aVL ???") == ("aVL",)
     assert parse_lead_list(None) == ()
+
+
+def test_record_does_not_freeze_or_alias_the_callers_array():
+    sig = _ecg()
+    rec = Record(sig, fs=500, leads=["I", "II"])
+    sig[0, :10] = 5.0  # still writeable, and the record is unaffected
+    assert sig.flags.writeable and rec.signal[0, 0] != 5.0

@@ -176,7 +176,8 @@ class Record:
                 f"{MIN_DURATION_S:g} s is needed",
                 code="too_short",
             )
-        sig = np.ascontiguousarray(sig, dtype=np.float32)
+        # always a private copy: the record freezes its array and must not freeze (or alias) the caller's
+        sig = np.array(sig, dtype=np.float32, order="C", copy=True)
         names, unknown = normalize_lead_names(leads_in)
         if any(not n for n in names):
             raise RecordValidationError(f"lead names must be non-empty; got {list(leads_in)}", code="bad_lead_name")

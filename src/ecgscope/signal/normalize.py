@@ -31,6 +31,6 @@ def zscore(x: np.ndarray, mode: str = "per_lead", eps: float = 1e-6) -> np.ndarr
     out = ((x - mean) / safe).astype(np.float32)
     if mode == "per_lead":
         out[np.broadcast_to(std <= eps, out.shape)] = 0.0
-    elif float(std) <= eps:
+    elif float(std.item()) <= eps:
         out[:] = 0.0
     return out
