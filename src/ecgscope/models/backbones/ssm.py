@@ -86,11 +86,41 @@ class S4D(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.out = nn.Conv1d(channels, 2 * channels, kernel_size=1)
 
+    TOEPLITZ_MAX_LEN = 256  # operator memory grows as H * L^2: 8 MiB per layer at L=128, 32 MiB at 256
+
+    def _eval_kernel(self, L: int) -> torch.Tensor:
+        """The (2H, L) kernel in eval mode, cached per length and parameter state.
+
+        Generating the kernel from its parameters costs far more than applying it, and in eval mode the
+        parameters do not change.  Any in-place change to a kernel parameter (``load_state_dict``) bumps its
+        version and invalidates the cache.  Made outside inference mode so later exports may use it.
+        """
+        key = (L, *[(p.data_ptr(), p._version) for p in self.kernel.parameters()])
+        if getattr(self, "_cache_key", None) != key:
+            with torch.inference_mode(False), torch.no_grad():
+                k = self.kernel(L).clone()  # (2H, L)
+                self._cache_kernel = k
+                self._cache_op = None
+                if L <= self.TOEPLITZ_MAX_LEN:
+                    k_fwd, k_bwd = k.chunk(2, dim=0)
+                    # y[t] = sum_s k_fwd[s] u[t-s] + sum_{s>=1} k_bwd[s-1] u[t+s]: weight of u[t'] at t'-t
+                    w = torch.cat([k_fwd.flip(-1), k_bwd[:, : L - 1]], dim=-1)  # (H, 2L-1), offsets -(L-1)..L-1
+                    offset = torch.arange(L)[None, :] - torch.arange(L)[:, None] + L - 1  # (L, L)
+                    self._cache_op = w[:, offset].clone()  # (H, L, L)
+            self._cache_key = key
+        return self._cache_kernel
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         L = u.shape[-1]
-        k_fwd, k_bwd = self.kernel(L).chunk(2, dim=0)  # (H, L) each
-        k = F.pad(k_fwd, (0, L)) + F.pad(k_bwd.flip(-1), (L, 0))  # (H, 2L): causal + anti-causal
-        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]  # (B, H, L)
+        k = None if self.training else self._eval_kernel(L)
+        if k is not None and self._cache_op is not None:
+            # short inputs: the long convolution as one batched matmul per channel with the cached operator,
+            # cheaper than the FFT round trip at a few hundred tokens (and no DFT in an ONNX export)
+            y = torch.bmm(self._cache_op, u.permute(1, 2, 0).contiguous()).permute(2, 0, 1)  # (H,L,L)@(H,L,B)
+        else:
+            k_fwd, k_bwd = (self.kernel(L) if k is None else k).chunk(2, dim=0)  # (H, L) each
+            k = F.pad(k_fwd, (0, L)) + F.pad(k_bwd.flip(-1), (L, 0))  # (H, 2L): causal + anti-causal
+            y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]  # (B, H, L)
         y = y + u * self.D.unsqueeze(-1)
         y = self.drop(F.gelu(y))
         return F.glu(self.out(y), dim=1)  # (B, H, L)
