@@ -50,7 +50,7 @@ def test_models_list_identity_and_card(api):
     assert models
     for m in models:
         assert {"name", "version", "sha256", "input", "labels", "model_card"} <= set(m)
-        assert list(m["labels"]) == list(LABELS) and len(m["sha256"]) == 64
+        assert set(m["labels"]) <= set(LABELS) and len(m["sha256"]) == 64  # the AF detector has one label
 
 
 @needs_engine

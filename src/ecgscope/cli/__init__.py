@@ -22,7 +22,14 @@ app = typer.Typer(
 )
 
 # command modules register on `app` when imported
-from ecgscope.cli import data_commands, model_commands, record_commands, server_commands, signal_commands  # noqa: E402,F401
+from ecgscope.cli import (  # noqa: E402,F401
+    data_commands,
+    inference_commands,
+    model_commands,
+    record_commands,
+    server_commands,
+    signal_commands,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

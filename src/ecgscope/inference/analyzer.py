@@ -1,0 +1,335 @@
+"""``Analyzer``: one call from a record to the clinical JSON result (DESIGN §4).
+
+Pipeline, in order (each step's time is in ``timing_ms``)::
+
+    record -> signal quality -> preprocessing from the model's contract -> windowed inference
+           -> recording-level aggregation (max / mean per label) -> calibration -> thresholds
+           -> plausibility rules -> delineation, measurements, HRV -> result
+
+Failure modes are explicit.  A record that cannot satisfy the model's contract (shorter than one
+window, missing leads, sampled below the model's band, a 12-lead model given one lead without
+``allow_single_lead``) raises :class:`~ecgscope.errors.ContractError` naming the problem; an invalid
+record (NaN, wrong units, ...) cannot be built in the first place.  A record that can be classified but
+is too noisy gets a result marked ``reliable: false`` with the reasons; probabilities are never returned
+without that verdict.
+
+>>> from ecgscope.inference import Analyzer
+>>> an = Analyzer.from_pretrained("ecgscope-17-12lead")                           # doctest: +SKIP
+>>> res = an.analyze("../shared/data/ptbxl/records500/00000/00002_hr")           # doctest: +SKIP
+>>> res.positive_labels()                                                         # doctest: +SKIP
+['Sinus rhythm', 'Bradycardia']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgscope.calibrate._base import sigmoid
+from ecgscope.errors import ContractError
+from ecgscope.inference.backends import BACKENDS, OnnxBackend, TorchBackend
+from ecgscope.inference.package import ModelPackage, load_package
+from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
+from ecgscope.io import load_record
+from ecgscope.labels import MAX_AGGREGATED
+from ecgscope.record import Record
+from ecgscope.signal import ecg_delineate, ecg_hrv, ecg_measurements, ecg_quality
+from ecgscope.signal.contract import InputContract, ModelInput, Preprocessor
+
+_MS = 1000.0
+
+
+@dataclass
+class Result:
+    """One analysis; ``to_dict()`` is the DESIGN §4 JSON (validated against the shipped schema)."""
+
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+    def to_json(self, **kw: Any) -> str:
+        return json.dumps(self.data, **kw)
+
+    def positive_labels(self) -> list[str]:
+        return [lab["name"] for lab in self.data["classification"]["labels"] if lab["positive"]]
+
+    @property
+    def reliable(self) -> bool:
+        return bool(self.data["classification"]["reliable"])
+
+
+def _r(v: float | None, nd: int = 4) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), nd)
+
+
+class Analyzer:
+    """Classify and analyse ECG records with a model package.
+
+    Parameters
+    ----------
+    package : ModelPackage or name or path
+    backend : {"torch", "onnx"}
+    threads : int, optional
+        Intra-op threads for the backend (None: the library default).
+    delineation : {"learned", "neurokit"}
+    qtc_formula : str
+        bazett, fridericia, framingham or hodges.
+    allow_single_lead : bool
+        Let a 12-lead model take a one-lead record by duplicating it (flagged ``single_lead`` in the result,
+        with a warning that the model was not trained on such input).
+    pad_short : bool
+        Zero-pad a record shorter than one model window instead of refusing it.
+    substitute_lead : bool
+        For a single-lead model: when the record lacks the model's lead (lead I) but has others, use its
+        best-quality lead instead and say so in the result's warnings.  Off by default (an error).
+    """
+
+    def __init__(self, package: ModelPackage | str | os.PathLike, backend: str = "torch", threads: int | None = None,
+                 delineation: str = "learned", qtc_formula: str = "bazett", allow_single_lead: bool = False,
+                 pad_short: bool = False, substitute_lead: bool = False):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+        self.package = package if isinstance(package, ModelPackage) else load_package(package)
+        path = self.package.path
+        self.backend = (TorchBackend(path / "model.pt", threads) if backend == "torch"
+                        else OnnxBackend(path / "model.onnx", threads))
+        self._torch_model = self.backend.model if backend == "torch" else None
+        contract = InputContract.from_dict(self.package.meta["contract"])  # written from the bundle at packaging
+        if pad_short:
+            contract = contract.replace(pad_short=True)
+        self.contract = contract
+        self.allow_single_lead = allow_single_lead
+        self.substitute_lead = substitute_lead
+        self.preprocessor = Preprocessor(contract, allow_single_lead=allow_single_lead)
+        self.delineation = delineation
+        self.qtc_formula = qtc_formula
+        labels = self.package.labels
+        self.labels = labels
+        self._max_agg = np.array([name in MAX_AGGREGATED for name in labels])
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> Analyzer:
+        """A shipped model by name (``ecgscope-17-12lead``, ``ecgscope-17-1lead``, ...) or a package directory."""
+        return cls(load_package(name_or_path), **kwargs)
+
+    # ------------------------------------------------------------------ steps
+    def _check_record(self, record: Record) -> list[str]:
+        c = self.contract
+        warnings: list[str] = []
+        upper = c.bandpass[1] if c.bandpass else 0.4 * c.fs
+        if record.fs / 2 < upper:
+            raise ContractError(
+                f"record is sampled at {record.fs:g} Hz; this model reads content up to {upper:g} Hz, which needs "
+                f"at least {2 * upper:g} Hz", code="fs_below_model_band")
+        if self.package.input_kind == "12-lead" and record.n_leads == 1:
+            if not self.allow_single_lead:
+                raise ContractError(
+                    f"{self.package.name} is a 12-lead model and the record has one lead ({record.leads[0]}); use a "
+                    "single-lead model (ecgscope-17-1lead) or pass allow_single_lead=True to duplicate the lead",
+                    code="single_lead_to_12_lead_model")
+            warnings.append("one lead duplicated into 12 channels for a 12-lead model that was not trained on "
+                            "duplicated input: expect lower accuracy")
+        if record.unknown_leads:
+            warnings.append(f"unknown lead names ignored: {', '.join(record.unknown_leads)}")
+        if record.metadata.get("warnings"):
+            warnings.extend(str(w) for w in record.metadata["warnings"])
+        return warnings
+
+    def _probabilities(self, logits: np.ndarray, owner: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Window probabilities -> per record (window probs, calibrated recording probs)."""
+        win = sigmoid(logits)
+        out = []
+        for k in range(n):
+            w = win[owner == k]
+            rec = np.where(self._max_agg, w.max(axis=0), w.mean(axis=0))
+            cal = self.package.calibrator.predict_proba(rec[None])[0] if self.package.calibrator else rec
+            out.append((w, cal))
+        return out
+
+    def _classification(self, win: np.ndarray, probs: np.ndarray, starts_s: np.ndarray,
+                        quality_ok: bool, quality_issues: list[str]) -> dict[str, Any]:
+        thr = self.package.thresholds
+        pkg = self.package
+        if pkg.rules is not None:
+            outcome = pkg.rules.apply(probs, thr)
+            probs_final, positive = outcome.probabilities, outcome.positive
+            suppressed, adjustments = outcome.suppressed, outcome.adjustments
+            reasons = [outcome.unreliable_reason] if outcome.unreliable else []
+        else:
+            probs_final, positive, suppressed, adjustments, reasons = probs, probs >= thr, [], [], []
+        if not quality_ok:
+            reasons.append("signal quality gate failed: " + ("; ".join(quality_issues) or "no usable lead"))
+        return {
+            "labels": [{"name": n, "probability": _r(float(np.clip(p, 0, 1)), 4), "threshold": _r(float(t), 4),
+                        "positive": bool(pos)}
+                       for n, p, t, pos in zip(self.labels, probs_final, thr, positive, strict=True)],
+            "suppressed": suppressed,
+            "windows": [{"start_s": _r(float(s), 3),
+                         "probabilities": {n: _r(float(v), 4) for n, v in zip(self.labels, row, strict=True)}}
+                        for s, row in zip(starts_s, win, strict=True)],
+            "adjustments": adjustments,
+            "reliable": not reasons,
+            "unreliable_reasons": reasons,
+        }
+
+    def _signal_analysis(self, record: Record, quality) -> tuple[dict, dict, dict, float]:
+        t0 = time.perf_counter()
+        delin = ecg_delineate(record, method=self.delineation, quality=quality)
+        meas = ecg_measurements(record, delin, qtc_formula=self.qtc_formula)
+        r_ms = np.array([b["r_peak"] for b in delin.beat_dicts() if b["r_peak"] is not None], dtype=np.float64)
+        hrv = ecg_hrv(np.round(r_ms / _MS * record.fs).astype(np.int64), record.fs)
+        rr = np.diff(r_ms)
+        hr = meas.get("heart_rate_bpm")
+        rhythm = {
+            "heart_rate_bpm": hr,
+            "rr_ms": [round(float(v), 1) for v in rr],
+            "hrv": {"rmssd_ms": hrv.get("rmssd_ms"), "sdnn_ms": hrv.get("sdnn_ms"), "sd1_ms": hrv.get("sd1_ms"),
+                    "sd2_ms": hrv.get("sd2_ms"), "mean_rr_ms": hrv.get("mean_rr_ms"), "pnn50": hrv.get("pnn50"),
+                    "n_beats": hrv.get("n_beats"), "ectopic_handling": hrv.get("ectopic_handling")},
+        }
+        delineation = delin.to_full_dict()
+        measurements = {k: meas.get(k) for k in ("heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "qtc_formula",
+                                                 "p_axis_deg", "qrs_axis_deg", "t_axis_deg")}
+        return rhythm, delineation, measurements, (time.perf_counter() - t0) * _MS
+
+    def _saliency(self, batch: ModelInput, probs: np.ndarray, labels: Sequence[str] | None, method: str,
+                  n_samples: int) -> dict[str, Any]:
+        from ecgscope.inference.explain import stitch, window_saliency
+
+        if self._torch_model is None:
+            raise ContractError("saliency needs the torch backend (gradients); use backend='torch'",
+                                code="explain_needs_torch")
+        if labels is None:
+            order = np.argsort(-(probs - self.package.thresholds))
+            chosen = [int(j) for j in order if probs[j] >= self.package.thresholds[j]] or [int(order[0])]
+        else:
+            unknown = [n for n in labels if n not in self.labels]
+            if unknown:
+                raise ValueError(f"unknown labels {unknown}; the model's labels are {list(self.labels)}")
+            chosen = [self.labels.index(n) for n in labels]
+        maps = window_saliency(self._torch_model, batch.windows, chosen, method=method)
+        starts = np.round(batch.starts_s * self.contract.fs).astype(np.int64)
+        full = stitch(maps, starts, n_samples)
+        return {"fs": self.contract.fs, "method": method,
+                "labels": {self.labels[j]: np.round(full[k], 4).tolist() for k, j in enumerate(chosen)}}
+
+    def _assemble(self, record: Record, source: str | None, batch: ModelInput, win: np.ndarray, probs: np.ndarray,
+                  quality, warnings: list[str], timings: dict[str, float], explain: bool,
+                  explain_labels, explain_method: str) -> Result:
+        q = quality.to_dict()
+        quality_json = {"usable": bool(q["usable"]), "per_lead": {k: _r(v, 3) for k, v in q["per_lead"].items()},
+                        "issues": list(q["issues"]), "windows": q.get("windows", [])}
+        cls = self._classification(win, probs, batch.starts_s, quality_json["usable"], quality_json["issues"])
+        rhythm, delineation, measurements, t_del = self._signal_analysis(record, quality)
+        timings["delineate"] = t_del
+        data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "model": {"name": self.package.name, "version": self.package.version, "sha256": self.package.sha256,
+                      "input": self.package.input_kind, "labels": list(self.labels)},
+            "input": {"source": source, "fs": record.fs, "leads": list(record.leads),
+                      "duration_s": round(record.duration_s, 4), "single_lead": bool(batch.single_lead)},
+            "quality": quality_json,
+            "classification": cls,
+            "rhythm": rhythm,
+            "delineation": delineation,
+            "measurements": measurements,
+            "timing_ms": {},
+            "warnings": warnings,
+        }
+        if explain:
+            t0 = time.perf_counter()
+            n = int(round(record.duration_s * self.contract.fs))
+            data["saliency"] = self._saliency(batch, probs, explain_labels, explain_method, n)
+            timings["explain"] = (time.perf_counter() - t0) * _MS
+        data["timing_ms"] = {k: round(timings.get(k, 0.0), 3) for k in ("preprocess", "classify", "delineate")}
+        data["timing_ms"]["total"] = round(sum(timings.values()), 3)
+        AnalysisResult.model_validate(data)  # the shipped schema is a contract: never emit what breaks it
+        return Result(data)
+
+    # ------------------------------------------------------------------ public API
+    def prepare(self, record: Record) -> tuple[ModelInput, Any, list[str]]:
+        """Quality and model input of one record (the part before inference)."""
+        warnings = self._check_record(record)
+        quality = ecg_quality(record, window_s=self.contract.window_s)
+        lead = self.contract.single_lead
+        if lead and lead not in record.leads and record.n_leads > 1:
+            if not self.substitute_lead:
+                raise ContractError(
+                    f"{self.package.name} reads lead {lead} and the record has {list(record.leads)}; pass "
+                    "substitute_lead=True to use its best lead instead", code="missing_leads")
+            best = max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))
+            warnings.append(f"lead {lead} not present: lead {best} used in its place (the model was trained on "
+                            f"lead {lead})")
+            return self.preprocessor(record.select_leads([best])), quality, warnings
+        return self.preprocessor(record), quality, warnings
+
+    def analyze(self, record: Record | str | os.PathLike, *, explain: bool = False,
+                explain_labels: Sequence[str] | None = None, explain_method: str = "gradcam") -> Result:
+        """Analyse one record (a :class:`Record` or a path any reader accepts)."""
+        return self.analyze_many([record], explain=explain, explain_labels=explain_labels,
+                                 explain_method=explain_method)[0]
+
+    def analyze_many(self, records: Iterable[Record | str | os.PathLike], *, explain: bool = False,
+                     explain_labels: Sequence[str] | None = None, explain_method: str = "gradcam") -> list[Result]:
+        """Analyse several records with one batched inference call (throughput)."""
+        items = []
+        for r in records:
+            t0 = time.perf_counter()
+            source = None
+            if not isinstance(r, Record):
+                source = Path(r).name
+                r = load_record(r)
+            batch, quality, warnings = self.prepare(r)
+            items.append((r, source or r.record_id, batch, quality, warnings, (time.perf_counter() - t0) * _MS))
+        if not items:
+            return []
+        t0 = time.perf_counter()
+        windows = np.concatenate([it[2].windows for it in items])
+        owner = np.concatenate([np.full(len(it[2].windows), k) for k, it in enumerate(items)])
+        logits = self.backend.logits(windows)
+        per_record = self._probabilities(logits, owner, len(items))
+        t_cls = (time.perf_counter() - t0) * _MS / len(items)
+        results = []
+        for (rec, source, batch, quality, warnings, t_pre), (win, probs) in zip(items, per_record, strict=True):
+            timings = {"preprocess": t_pre, "classify": t_cls}
+            results.append(self._assemble(rec, source, batch, win, probs, quality, warnings, timings, explain,
+                                          explain_labels, explain_method))
+        return results
+
+    def classify_many(self, records: Sequence[Record]) -> np.ndarray:
+        """Calibrated recording-level probabilities only, (n_records, n_labels): batch classification without
+        delineation or result assembly (throughput benchmarks, dataset scoring)."""
+        batches = [self.preprocessor(r) for r in records]
+        windows = np.concatenate([b.windows for b in batches])
+        owner = np.concatenate([np.full(len(b.windows), k) for k, b in enumerate(batches)])
+        return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches))])
+
+    def info(self) -> dict[str, Any]:
+        return {**self.package.info(), "backend": self.backend.name, "contract": self.contract.to_dict()}
+
+
+TWELVE_LEAD_MODEL = "ecgscope-17-12lead"
+SINGLE_LEAD_MODEL = "ecgscope-17-1lead"
+
+
+def choose_model(record: Record) -> str:
+    """The shipped model for a record: the 12-lead model when it has all 12 standard leads, else the
+    single-lead (wearable) model."""
+    from ecgscope.leads import STANDARD_LEADS
+
+    return TWELVE_LEAD_MODEL if set(STANDARD_LEADS) <= set(record.leads) else SINGLE_LEAD_MODEL
+
+
+def list_pretrained() -> list[dict[str, Any]]:
+    """The models shipped inside ecgscope (name, version, sha256, input, labels, model card)."""
+    from ecgscope.inference.package import list_package_names
+
+    return [load_package(n).info() for n in list_package_names()]

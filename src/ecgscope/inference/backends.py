@@ -1,0 +1,101 @@
+"""Where window logits are computed: PyTorch (the bundle) or ONNX Runtime (the exported graph)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ecgscope.errors import MissingInputError
+
+BACKENDS = ("torch", "onnx")
+ONNX_INPUT = "windows"
+ONNX_OUTPUT = "logits"
+
+
+class TorchBackend:
+    """Runs the model bundle with PyTorch (``torch.inference_mode``), in chunks of ``batch_size`` windows."""
+
+    name = "torch"
+
+    def __init__(self, bundle: str | os.PathLike, threads: int | None = None, batch_size: int = 256):
+        import torch
+
+        from ecgscope.models import load_model
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = load_model(bundle).eval()
+        self.batch_size = batch_size
+
+    def logits(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(windows), self.batch_size):
+                x = torch.from_numpy(np.ascontiguousarray(windows[i : i + self.batch_size], dtype=np.float32))
+                out.append(self.model(x).float().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.model.num_classes), np.float32)
+
+
+class OnnxBackend:
+    """Runs ``model.onnx`` with ONNX Runtime on the CPU."""
+
+    name = "onnx"
+
+    def __init__(self, onnx_path: str | os.PathLike, threads: int | None = None, batch_size: int = 256):
+        import onnxruntime as ort
+
+        p = Path(onnx_path)
+        if not p.is_file():
+            raise MissingInputError("this model package has no model.onnx; export it with `ecgscope export` "
+                                    "or use backend='torch'", source=str(p), code="onnx_missing")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+
+    def logits(self, windows: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(windows), self.batch_size):
+            x = np.ascontiguousarray(windows[i : i + self.batch_size], dtype=np.float32)
+            out.append(self.session.run([ONNX_OUTPUT], {ONNX_INPUT: x})[0])
+        return np.concatenate(out)
+
+
+def export_onnx(bundle: str | os.PathLike, out_path: str | os.PathLike, *, opset: int = 17,
+                quantize: bool = False) -> Path:
+    """Export a model bundle to ONNX (dynamic batch), optionally with int8 dynamic quantisation.
+
+    The dynamo exporter comes first (it handles the SSM's FFT convolution through ONNX's DFT operator) and
+    writes one self-contained file; the classic TorchScript exporter is the fallback.
+    """
+    import torch
+
+    from ecgscope.models import load_model
+
+    model = load_model(bundle).eval()
+    c = model.pretrained_cfg.input_contract
+    dummy = torch.randn(2, model.in_chans, c.window_samples)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    target = out.with_name(out.stem + ".fp32.onnx") if quantize else out
+    try:
+        torch.onnx.export(model, (dummy,), str(target), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
+                          dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True, external_data=False,
+                          opset_version=max(opset, 18), verbose=False)
+    except Exception:  # noqa: BLE001 - any dynamo failure: try the classic exporter, which raises clearly
+        torch.onnx.export(model, (dummy,), str(target), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
+                          dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}}, opset_version=opset,
+                          dynamo=False)
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(target), str(out), weight_type=QuantType.QInt8)
+        target.unlink()
+    return out

@@ -1,0 +1,1 @@
+"""Model packages shipped with ecgscope (one folder each)."""

@@ -1,0 +1,190 @@
+"""The analysis result (DESIGN §4), defined once.
+
+These pydantic models are the single definition of the JSON an analysis returns:
+
+* ``analysis.schema.json`` beside this file is generated from them (``python -m ecgscope.inference.schema``
+  rewrites it; a test fails when it is stale), so the JSON Schema ships in the package;
+* the server declares them as its response models, so its OpenAPI document is the same schema;
+* :meth:`AnalysisResult.model_validate` checks a result in Python.
+
+Conventions: times are milliseconds from the start of the record; an absent wave or a value that cannot be
+measured is ``null``, never a guess; probabilities are calibrated, in [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_PATH = Path(__file__).with_name("analysis.schema.json")
+
+Ms = float | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ModelInfo(_Strict):
+    name: str
+    version: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    input: Literal["12-lead", "single-lead"]
+    labels: list[str]
+
+
+class InputInfo(_Strict):
+    source: str | None = Field(description="File name or record id the analysis read")
+    fs: float = Field(gt=0, description="Sampling rate of the input record (Hz)")
+    leads: list[str]
+    duration_s: float = Field(gt=0)
+    single_lead: bool = Field(description="One lead duplicated into the 12 model channels")
+
+
+class WindowQuality(_Strict):
+    start_s: float
+    end_s: float
+    usable: bool
+    per_lead: dict[str, float] = Field(default_factory=dict)
+    issues: list[str]
+
+
+class Quality(_Strict):
+    usable: bool
+    per_lead: dict[str, float] = Field(description="Quality score per lead, 0 (unusable) to 1")
+    issues: list[str]
+    windows: list[WindowQuality] = Field(default_factory=list)
+
+
+class LabelResult(_Strict):
+    name: str
+    probability: float = Field(ge=0, le=1)
+    threshold: float = Field(ge=0, le=1)
+    positive: bool
+
+
+class Suppressed(_Strict):
+    name: str
+    reason: str
+
+
+class Adjustment(_Strict):
+    name: str
+    from_: float = Field(alias="from", ge=0, le=1)
+    to: float = Field(ge=0, le=1)
+    reason: str
+
+
+class WindowProbabilities(_Strict):
+    start_s: float
+    probabilities: dict[str, float]
+
+
+class Classification(_Strict):
+    labels: list[LabelResult]
+    suppressed: list[Suppressed]
+    windows: list[WindowProbabilities]
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    reliable: bool = Field(description="False when Poor data quality is above its threshold or the signal "
+                                       "quality gate failed; the labels are shown, not hidden")
+    unreliable_reasons: list[str] = Field(default_factory=list)
+
+
+class HRV(_Strict):
+    rmssd_ms: Ms
+    sdnn_ms: Ms
+    sd1_ms: Ms
+    sd2_ms: Ms
+    mean_rr_ms: Ms = None
+    pnn50: float | None = None
+    n_beats: int | None = None
+    ectopic_handling: str | None = None
+
+
+class Rhythm(_Strict):
+    heart_rate_bpm: float | None
+    rr_ms: list[float]
+    hrv: HRV
+
+
+class Beat(_Strict):
+    p_on: Ms
+    p_peak: Ms
+    p_off: Ms
+    qrs_on: Ms
+    r_peak: Ms
+    qrs_off: Ms
+    t_peak: Ms
+    t_off: Ms
+
+
+class Delineation(_Strict):
+    lead: str = Field(description="'global' for the multi-lead delineation, else the lead name")
+    method: str | None = None
+    beats: list[Beat]
+    per_lead: dict[str, list[Beat]] | None = Field(default=None, description="Per-lead beats (calipers)")
+    issues: list[str] = Field(default_factory=list, description="Leads left out of the delineation and why")
+
+
+class Measurements(_Strict):
+    heart_rate_bpm: float | None = None
+    pr_ms: Ms
+    qrs_ms: Ms
+    qt_ms: Ms
+    qtc_ms: Ms
+    qtc_formula: str
+    p_axis_deg: float | None
+    qrs_axis_deg: float | None
+    t_axis_deg: float | None
+
+
+class Timing(_Strict):
+    preprocess: float
+    classify: float
+    delineate: float
+    total: float
+
+
+class Saliency(_Strict):
+    fs: float = Field(gt=0)
+    method: str
+    labels: dict[str, list[float]] = Field(description="Per label, one non-negative value per sample at fs, "
+                                                       "aligned with the record start")
+
+
+class AnalysisResult(_Strict):
+    """One analysis of one record (DESIGN §4)."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    model: ModelInfo
+    input: InputInfo
+    quality: Quality
+    classification: Classification
+    rhythm: Rhythm
+    delineation: Delineation
+    measurements: Measurements
+    timing_ms: Timing
+    warnings: list[str] = Field(default_factory=list)
+    saliency: Saliency | None = None
+
+
+def json_schema() -> dict:
+    """The JSON Schema of :class:`AnalysisResult` (draft 2020-12, as pydantic emits it)."""
+    schema = AnalysisResult.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://ecgscope.dev/schema/analysis-{SCHEMA_VERSION}.json"
+    return schema
+
+
+def load_json_schema() -> dict:
+    """The schema file shipped in the package."""
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2) + "\n")
+    print(f"wrote {SCHEMA_PATH}")
