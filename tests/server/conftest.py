@@ -45,6 +45,21 @@ def api(tmp_path) -> Api:
 
 
 @pytest.fixture
+def make_api(tmp_path):
+    """``make_api(name, **settings)``: one more server with its own state dir and these settings."""
+    made = []
+
+    def make(name: str, **settings_kw) -> Api:
+        client, settings, tokens = _make_api(tmp_path / name, **settings_kw)
+        made.append(client)
+        return Api(client, settings, tokens)
+
+    yield make
+    for client in made:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
 def small_api(tmp_path) -> Api:
     """A server with a 100 KiB upload limit."""
     client, settings, tokens = _make_api(tmp_path, max_upload_bytes=100 * 1024)

@@ -109,3 +109,85 @@ def test_results_become_plain_json():
     out = plain_json(raw)
     assert out == {"positive": True, "p": 0.25, "rr": [800, 810], "qt": None, "nested": [{"hr": 61.0}], "n": 3}
     json.dumps(out, allow_nan=False)
+
+
+@needs_engine
+def test_openapi_documents_the_engine_result_model(api):
+    """The analysis endpoints declare the engine's pydantic model: OpenAPI is the shipped JSON Schema."""
+    from ecgscope.inference.schema import load_json_schema
+
+    doc = api.client.get("/openapi.json").json()
+    for path, method in [("/api/v1/records/{record_id}/analyze", "post"),
+                         ("/api/v1/records/{record_id}/analysis", "get")]:
+        ref = doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/AnalysisResult", (path, ref)
+    served, shipped = doc["components"]["schemas"], load_json_schema()
+    assert set(served["AnalysisResult"]["properties"]) == set(shipped["properties"])
+    assert served["AnalysisResult"]["required"] == shipped["required"]
+    for name, sub in shipped["$defs"].items():  # every nested model, field by field
+        assert set(served[name]["properties"]) == set(sub["properties"]), name
+
+
+@needs_engine
+def test_explain_labels_chosen_and_unknown_refused(api, rid):
+    r = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice"),
+                        json={"explain": True, "explain_labels": ["Atrial fibrillation", "Sinus rhythm"]})
+    assert r.status_code == 200, r.text
+    sal = r.json()["saliency"]
+    assert set(sal["labels"]) == {"Atrial fibrillation", "Sinus rhythm"}
+    n = round(r.json()["input"]["duration_s"] * sal["fs"])
+    assert all(len(v) == n and min(v) >= 0 and max(v) == 1 for v in sal["labels"].values())
+    bad = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice"),
+                          json={"explain": True, "explain_labels": ["Hiccups"]})
+    assert bad.status_code == 422 and bad.json()["detail"]["code"] == "unknown_label"
+    assert "Hiccups" in bad.json()["detail"]["message"]
+    row = api.client.get(f"/api/v1/records/{rid}?signal=false", headers=api.h("alice")).json()
+    assert row["status"] == "analyzed"  # a refused request does not mark the record failed
+
+
+@needs_engine
+def test_two_lead_holter_excerpt_reads_its_best_lead_with_a_warning(api, data_dir):
+    from ecgscope.server.seed import _mitdb_excerpt
+
+    files = [("files", (f.name, f.data)) for f in _mitdb_excerpt(data_dir / "mitdb" / "100")]
+    rid = api.client.post("/api/v1/records", files=files, headers=api.h("alice")).json()["id"]
+    r = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice"))
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["model"]["input"] == "single-lead"
+    assert any("lead I not present" in w for w in res["warnings"]), res["warnings"]
+
+
+@needs_engine
+def test_shared_analyzers_give_the_same_results_under_concurrency(ptbxl_record, data_dir):
+    """Worker threads share one analyzer per model: 8 concurrent analyses (saliency ones among them, which
+    run backward passes on the same network) return exactly what sequential analyses return."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecgscope.io import load_record
+    from ecgscope.server.services.analysis import choose_model, run_model
+
+    records = [ptbxl_record, load_record(data_dir / "ptbxl" / "records500" / "00000" / "00003_hr")]
+    model = choose_model(records[0])
+    jobs = [(records[k % 2], k % 3 == 0) for k in range(8)]
+
+    def probs(rec, explain):
+        res = run_model(rec, model, threads=1, explain=explain)
+        return [lab["probability"] for lab in res["classification"]["labels"]], res["measurements"]
+
+    sequential = [probs(rec, explain) for rec, explain in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = list(pool.map(lambda job: probs(*job), jobs))
+    assert concurrent == sequential
+
+
+@needs_engine
+def test_onnx_backend_serves_the_same_findings(make_api, ptbxl_upload, rid, api):
+    """``analysis_backend="onnx"``: same model identity, probabilities within 1e-3 of PyTorch's."""
+    torch_res = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice")).json()
+    onnx_api = make_api("onnx", analysis_backend="onnx")
+    rid2 = onnx_api.client.post("/api/v1/records", files=ptbxl_upload, headers=onnx_api.h("alice")).json()["id"]
+    onnx_res = onnx_api.client.post(f"/api/v1/records/{rid2}/analyze", headers=onnx_api.h("alice")).json()
+    assert onnx_res["model"] == torch_res["model"]
+    for a, b in zip(onnx_res["classification"]["labels"], torch_res["classification"]["labels"], strict=True):
+        assert a["name"] == b["name"] and abs(a["probability"] - b["probability"]) < 1e-3, (a, b)

@@ -79,3 +79,19 @@ def test_schema_compiles_for_postgresql():
 
     ddl = "\n".join(str(CreateTable(t).compile(dialect=postgresql.dialect())) for t in Base.metadata.sorted_tables)
     assert "JSONB" in ddl and "TIMESTAMP WITH TIME ZONE" in ddl
+
+
+def test_analysis_settings(monkeypatch, tmp_path):
+    import os
+
+    cpus = os.cpu_count() or 2
+    s = Settings(state_dir=tmp_path, workers=1)
+    assert s.analysis_backend == "torch" and s.analysis_threads == cpus  # one worker: all the cores
+    assert Settings(state_dir=tmp_path, workers=cpus * 2).analysis_threads == 1
+    monkeypatch.setenv("ECGSCOPE_ANALYSIS_BACKEND", "ONNX")
+    monkeypatch.setenv("ECGSCOPE_WORKERS", "1")
+    env = Settings.from_env(state_dir=tmp_path)
+    assert env.analysis_backend == "onnx" and env.analysis_threads == cpus
+    assert Settings.from_env(state_dir=tmp_path, workers=cpus * 4).analysis_threads == 1  # follows --workers
+    with pytest.raises(ECGScopeError, match="analysis_backend"):
+        Settings(state_dir=tmp_path, analysis_backend="tensorrt")

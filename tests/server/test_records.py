@@ -177,3 +177,31 @@ def test_delete_removes_record_and_files_and_is_audited(api, ptbxl_upload):
     assert audit[0]["detail"]["record_name"] == "00002_hr" and len(audit[0]["detail"]["files"]) == 3
     # the other clinic's activity is not in this team's audit log
     assert api.client.get(f"/api/v1/admin/audit?record_id={bob_copy}", headers=api.h("admin")).json() == []
+
+
+def test_upload_errors_name_the_upload_never_a_staging_path(api, ptbxl_upload, zipped):
+    """The readers report errors against the upload's own file names (the server adds nothing): a
+    header whose .dat is missing is a malformed upload (422), a truncated .dat names the upload, and
+    no message or source shows the private directory the files were staged in."""
+    import tempfile
+
+    hea, dat1, dat2 = ptbxl_upload
+    truncated = [hea, ("files", (dat1[1][0], dat1[1][1][:5000])), dat2]
+    cases = {
+        "missing_data_file": [hea, dat1],
+        "truncated_data": truncated,
+        "zip_missing_data_file": [("files", ("rec.zip", zipped([hea, dat1])))],
+        "csv": [("files", ("x.csv", b"time,I\n0,1\n0.002\n"))],
+        "json": [("files", ("x.json", b"{not json"))],
+    }
+    for case, files in cases.items():
+        r = _upload(api, files)
+        assert r.status_code == 422, (case, r.text)
+        detail = r.json()["detail"]
+        text = f"{detail['message']} {detail['source']}"
+        assert tempfile.gettempdir() not in text and "ecgscope-" not in text, (case, detail)
+        assert detail["source"], (case, detail)
+        if case.endswith("missing_data_file"):
+            assert detail["code"] == "missing_data_file" and dat2[1][0] in detail["message"], detail
+        if case == "truncated_data":
+            assert detail["source"] == ", ".join(name for _, (name, _) in truncated)

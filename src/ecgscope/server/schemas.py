@@ -89,7 +89,9 @@ class TokenOut(BaseModel):
 class AnalyzeRequest(BaseModel):
     model: str | None = Field(None, description="model name; default: the installed model for the record's input")
     version: str | None = Field(None, description="model version; default: the installed one")
-    explain: bool = Field(False, description="add per-label saliency to the result")
+    explain: bool = Field(False, description="add per-label saliency to the result (runs on PyTorch: slower)")
+    explain_labels: list[str] | None = Field(
+        None, description="labels to explain; default the positive labels (or the most probable one)")
 
 
 class AuditOut(BaseModel):

@@ -17,6 +17,11 @@ ENV_PREFIX = "ECGSCOPE_"
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024**2  # a 10-min 12-lead recording at 500 Hz in 16 bit is ~7 MB
 # bytes of multipart framing (boundaries, part headers) allowed on top of the file bytes
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+ANALYSIS_BACKENDS = ("torch", "onnx")
+
+
+def _cpus() -> int:
+    return os.cpu_count() or 2
 
 
 def _default_web_dist() -> Path:
@@ -63,6 +68,12 @@ class Settings:
         default the number of CPUs).
     web_dist : Path
         The built dashboard served at ``/`` (``ECGSCOPE_WEB_DIST``, default ``web/dist``).
+    analysis_backend : {"torch", "onnx"}
+        Where the models run (``ECGSCOPE_ANALYSIS_BACKEND``, default ``torch``).  Saliency
+        (``explain``) always runs on PyTorch: it needs gradients.
+    analysis_threads : int
+        Intra-op threads of one analysis (``ECGSCOPE_ANALYSIS_THREADS``); default the CPUs divided
+        by ``workers``, so concurrent analyses do not oversubscribe the cores.
     """
 
     state_dir: Path = Path("var")
@@ -71,8 +82,10 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_upload_files: int = 8
     cors_origins: tuple[str, ...] = ()
-    workers: int = field(default_factory=lambda: os.cpu_count() or 2)
+    workers: int = field(default_factory=_cpus)
     web_dist: Path = field(default_factory=_default_web_dist)
+    analysis_backend: str = "torch"
+    analysis_threads: int = 0  # 0: cpus // workers (at least 1)
 
     def __post_init__(self) -> None:
         state = Path(self.state_dir).expanduser().resolve()
@@ -85,6 +98,13 @@ class Settings:
             raise ECGScopeError(f"max_upload_bytes must be positive; got {self.max_upload_bytes}", code="bad_setting")
         if self.workers <= 0:
             raise ECGScopeError(f"workers must be positive; got {self.workers}", code="bad_setting")
+        if self.analysis_backend not in ANALYSIS_BACKENDS:
+            raise ECGScopeError(f"analysis_backend must be one of {', '.join(ANALYSIS_BACKENDS)}; "
+                                f"got {self.analysis_backend!r}", code="bad_setting")
+        if self.analysis_threads < 0:
+            raise ECGScopeError(f"analysis_threads must be >= 0; got {self.analysis_threads}", code="bad_setting")
+        if self.analysis_threads == 0:
+            object.__setattr__(self, "analysis_threads", max(1, _cpus() // self.workers))
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -97,8 +117,10 @@ class Settings:
             max_upload_bytes=_env_int("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             max_upload_files=_env_int("MAX_UPLOAD_FILES", 8),
             cors_origins=origins,
-            workers=_env_int("WORKERS", os.cpu_count() or 2),
+            workers=_env_int("WORKERS", _cpus()),
             web_dist=Path(_env("WEB_DIST") or _default_web_dist()),
+            analysis_backend=(_env("ANALYSIS_BACKEND", "torch") or "torch").lower(),
+            analysis_threads=_env_int("ANALYSIS_THREADS", 0),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if not given:
@@ -109,6 +131,8 @@ class Settings:
                 given["database_url"] = ""
             if not _env("STORAGE_DIR") and "storage_dir" not in given:
                 given["storage_dir"] = Path("")
+        if "workers" in given and not _env("ANALYSIS_THREADS") and "analysis_threads" not in given:
+            given["analysis_threads"] = 0  # follows the new worker count
         return replace(base, **given)
 
     @property

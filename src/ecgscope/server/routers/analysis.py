@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
@@ -14,6 +15,11 @@ from ecgscope.server.schemas import AnalyzeRequest, ErrorResponse
 from ecgscope.server.services.analysis import analyze_record, get_analysis, latest_analysis
 from ecgscope.server.services.records import get_row, load_stored
 
+try:  # the engine's own pydantic model documents the result: OpenAPI and the shipped JSON Schema are one
+    from ecgscope.inference.schema import AnalysisResult
+except ImportError:  # no engine: the endpoints answer 503 (services.analysis) and the schema is not documented
+    AnalysisResult = None
+
 router = APIRouter(prefix="/api/v1/records", tags=["analysis"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -22,21 +28,32 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/{record_id}/analyze", responses={**_ERRORS, 403: {"model": ErrorResponse}})
+def _json(result: dict) -> Response:
+    """The result as a JSON response.  The engine validated it against ``AnalysisResult`` when it made it,
+    so it is sent as it is, not validated again (``response_model`` still documents it in OpenAPI)."""
+    return Response(json.dumps(result, separators=(",", ":"), allow_nan=False), media_type="application/json")
+
+
+def _analyze(ctx: ServerContext, principal: Principal, record_id: str, req: AnalyzeRequest) -> Response:
+    return _json(analyze_record(ctx, principal, record_id, model_name=req.model, version=req.version,
+                                explain=req.explain, explain_labels=req.explain_labels))
+
+
+@router.post("/{record_id}/analyze", response_model=AnalysisResult,
+             responses={**_ERRORS, 403: {"model": ErrorResponse}})
 async def analyze(ctx: Ctx, principal: Writer, record_id: str,
-                  body: Annotated[AnalyzeRequest | None, Body()] = None) -> dict:
+                  body: Annotated[AnalyzeRequest | None, Body()] = None) -> Response:
     """Run a model on the record and keep the result; returns the DESIGN §4 analysis JSON."""
-    req = body or AnalyzeRequest()
-    return await ctx.pool.run(analyze_record, ctx, principal, record_id, model_name=req.model,
-                              version=req.version, explain=req.explain)
+    # the analysis, its storage and the JSON encoding all run in the worker pool, off the event loop
+    return await ctx.pool.run(_analyze, ctx, principal, record_id, body or AnalyzeRequest())
 
 
-@router.get("/{record_id}/analysis", responses=_ERRORS)
+@router.get("/{record_id}/analysis", response_model=AnalysisResult, responses=_ERRORS)
 def analysis(ctx: Ctx, principal: CurrentUser, record_id: str,
              model: Annotated[str | None, Query(description="model name; default the latest analysis")] = None,
-             version: Annotated[str | None, Query()] = None) -> dict:
+             version: Annotated[str | None, Query()] = None) -> Response:
     """The stored analysis JSON (DESIGN §4) of the record."""
-    return get_analysis(ctx, principal, record_id, model, version)
+    return _json(get_analysis(ctx, principal, record_id, model, version))
 
 
 def _report(ctx: ServerContext, principal: Principal, record_id: str, model: str | None) -> tuple[bytes, str]:

@@ -6,7 +6,9 @@ records, and the analysis endpoints answer 503 "analysis engine not installed".
 Contract used (DESIGN §4)::
 
     list_pretrained() -> [{"name", "version", "sha256", "input", "labels", "model_card"}]
-    Analyzer.from_pretrained(name).analyze(record, explain=False).to_dict() -> result JSON
+    choose_model(record) -> the shipped model's name for the record's input
+    Analyzer.from_pretrained(name, backend=, threads=).analyze(record, explain=, explain_labels=).to_dict()
+        -> result JSON (validated by the engine against ecgscope.inference.schema.AnalysisResult)
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ecgscope.errors import ECGScopeError
-from ecgscope.leads import STANDARD_LEADS
 from ecgscope.record import Record
 from ecgscope.server.auth import Principal
 from ecgscope.server.context import ServerContext
@@ -32,8 +33,6 @@ from ecgscope.server.db import Analysis, AuditEntry, RecordRow, utcnow
 from ecgscope.server.services.records import get_row, load_stored
 
 ENGINE_MODULE = "ecgscope.inference"
-# a 12-lead model needs the 8 independent leads (I, II, V1-V6) or most of the 12; fewer is single-lead input
-MIN_LEADS_FOR_12_LEAD_MODEL = 8
 
 
 class AnalysisUnavailableError(ECGScopeError):
@@ -49,10 +48,6 @@ class UnknownModelError(ECGScopeError):
 class AnalysisNotFoundError(ECGScopeError):
     code = "analysis_not_found"
     http_status = 404
-
-
-_analyzers: dict[str, Any] = {}
-_analyzers_lock = threading.Lock()
 
 
 def engine_available() -> bool:
@@ -79,19 +74,15 @@ def list_models() -> list[dict]:
 
 
 def choose_model(record: Record, name: str | None = None, version: str | None = None) -> dict:
-    """The model to run: the one named, or the installed model for the record's input kind."""
+    """The model to run: the one named, or the engine's choice for the record's input (12-lead or single-lead)."""
     models = list_models()
     if not models:
         raise AnalysisUnavailableError("analysis engine has no pretrained models installed", source="analysis")
-    if name is None:
-        n_standard = sum(lead in STANDARD_LEADS for lead in record.leads)
-        kind = "12-lead" if n_standard >= MIN_LEADS_FOR_12_LEAD_MODEL else "single-lead"
-        candidates = [m for m in models if m.get("input") == kind] or models
-    else:
-        candidates = [m for m in models if m["name"] == name]
-        if not candidates:
-            raise UnknownModelError(f"no model named {name!r}; installed: {', '.join(m['name'] for m in models)}",
-                                    source="analysis")
+    wanted = name or engine().choose_model(record)
+    candidates = [m for m in models if m["name"] == wanted]
+    if not candidates:
+        raise UnknownModelError(f"no model named {wanted!r}; installed: {', '.join(m['name'] for m in models)}",
+                                source="analysis")
     if version is not None:
         matching = [m for m in candidates if str(m["version"]) == str(version)]
         if not matching:
@@ -102,11 +93,39 @@ def choose_model(record: Record, name: str | None = None, version: str | None = 
     return candidates[0]
 
 
-def _analyzer(name: str) -> Any:
+def check_explain_labels(model: dict, labels: list[str] | None) -> None:
+    """Refuse saliency labels the model does not have (before any work starts)."""
+    unknown = [n for n in labels or [] if n not in model["labels"]]
+    if unknown:
+        raise ECGScopeError(f"explain_labels {unknown} are not labels of {model['name']}; its labels are: "
+                            f"{', '.join(model['labels'])}", source="explain_labels", code="unknown_label")
+
+
+# Analyzers are loaded once per process and shared by the worker threads (loading costs ~1 s; a copy per
+# thread would multiply the memory).  Sharing is safe: an analysis only reads the analyzer (package,
+# calibrator, thresholds, rules) and runs the network in inference mode; ONNX Runtime sessions allow
+# concurrent run(); saliency attaches captum's hooks to a wrapper built per call, never to the shared
+# network, so a concurrent plain analysis does not see them.  The one lazily filled state, the SSM
+# layers' eval-kernel cache, is computed identically by whichever thread gets there first.
+_analyzers: dict[tuple[str, str, int], Any] = {}
+_analyzers_lock = threading.Lock()
+
+
+def _analyzer(name: str, backend: str, threads: int) -> Any:
+    """The shared analyzer of model ``name`` on ``backend`` (loaded on first use)."""
+    key = (name, backend, threads)
     with _analyzers_lock:
-        if name not in _analyzers:
-            _analyzers[name] = engine().Analyzer.from_pretrained(name)
-        return _analyzers[name]
+        if key not in _analyzers:
+            import torch  # the delineator and the torch backend run on torch whatever the backend
+
+            # process-wide: each of the pool's workers gets its share of the cores, so concurrent
+            # analyses do not oversubscribe them
+            torch.set_num_threads(threads)
+            # substitute_lead: a single-lead model given a record without its lead (a 2-lead Holter excerpt)
+            # reads the record's best lead instead; the result's warnings say so and the dashboard shows them
+            _analyzers[key] = engine().Analyzer.from_pretrained(name, backend=backend, threads=threads,
+                                                                substitute_lead=True)
+        return _analyzers[key]
 
 
 def plain_json(value: Any) -> Any:
@@ -127,10 +146,17 @@ def plain_json(value: Any) -> Any:
     return value
 
 
-def run_model(record: Record, model: dict, explain: bool = False) -> dict:
-    """Analyze ``record`` with ``model`` (CPU work: call it from the worker pool)."""
+def run_model(record: Record, model: dict, *, backend: str = "torch", threads: int = 1, explain: bool = False,
+              explain_labels: list[str] | None = None) -> dict:
+    """Analyze ``record`` with ``model`` (CPU work: call it from the worker pool).
+
+    Saliency needs gradients, so an analysis with ``explain`` runs on the PyTorch analyzer whatever
+    ``backend`` is.
+    """
+    check_explain_labels(model, explain_labels)
+    analyzer = _analyzer(model["name"], "torch" if explain else backend, threads)
     try:
-        result = _analyzer(model["name"]).analyze(record, explain=explain)
+        result = analyzer.analyze(record, explain=explain, explain_labels=explain_labels or None)
     except ECGScopeError:
         raise
     except Exception as exc:  # the engine's failure on this input, reported, not a traceback
@@ -149,16 +175,19 @@ def _set_status(ctx: ServerContext, record_id: str, status: str, detail: str | N
 
 
 def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, model_name: str | None = None,
-                   version: str | None = None, explain: bool = False) -> dict:
+                   version: str | None = None, explain: bool = False,
+                   explain_labels: list[str] | None = None) -> dict:
     """Run the analysis of a visible record and keep its result (one row per record and model version)."""
     with ctx.db.session() as s:
         row = get_row(s, principal, record_id)
     record = load_stored(ctx, row)
     model = choose_model(record, model_name, version)
+    check_explain_labels(model, explain_labels)
     _set_status(ctx, record_id, "analyzing")
     t0 = time.perf_counter()
     try:
-        result = run_model(record, model, explain=explain)
+        result = run_model(record, model, backend=ctx.settings.analysis_backend,
+                           threads=ctx.settings.analysis_threads, explain=explain, explain_labels=explain_labels)
     except ECGScopeError as err:
         _set_status(ctx, record_id, "failed", err.message[:500])
         raise

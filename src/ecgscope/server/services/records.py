@@ -81,14 +81,12 @@ def parse_upload(files: list[UploadedFile], *, max_bytes: int, max_files: int, f
 
 
 def _load(files: dict[str, bytes], options: dict[str, Any], max_bytes: int, label: str) -> Record:
+    # the readers' errors name the upload, never their private staging directory, and a file the upload
+    # lacks is a malformed upload (422) (tests/server/test_records.py checks both)
     try:
         return load_record(files, max_bytes=max_bytes, name=label, **options)
-    except MissingInputError as err:  # a companion file the upload lacks: the upload is malformed
-        raise RecordFormatError(err.message, source=label, code="missing_file") from None
-    except ECGScopeError as err:
-        # readers name their private staging paths; the uploader knows only the upload's file names
-        err.source = label
-        raise err from None
+    except ECGScopeError:
+        raise
     except Exception as exc:  # a reader bug must still answer as bad input, not a 500 with a traceback
         raise RecordFormatError(f"could not read the upload ({type(exc).__name__}: {exc})", source=label,
                                 code="unreadable") from None
