@@ -41,9 +41,10 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import butter, find_peaks
 
 from ecgscope.record import Record
+from ecgscope.signal.filters import sosfiltfilt
 
 PEAK_METHODS = ("ecgscope", "neurokit")
 
