@@ -127,6 +127,30 @@ def test_single_lead_5s_window_and_other_rates(ludb, test_rows):
         assert np.nanmax(np.abs(other.beats[:, 4] - full.beats[:, 4])) < 25  # ms
 
 
+@pytest.mark.parametrize("n_samples", [2500, 1251, 517])
+def test_onnx_and_torch_runtimes_agree(n_samples):
+    """The shipped ONNX graph is the PyTorch model: same probabilities at any length and lead count."""
+    from ecgscope.signal.delineator_runtime import delineator_runtime
+
+    rng = np.random.default_rng(n_samples)
+    inp = rng.normal(size=(3, 2, n_samples)).astype(np.float32)
+    a, b = delineator_runtime("onnx")(inp), delineator_runtime("torch")(inp)
+    assert a.shape == b.shape == (3, 4, n_samples)
+    assert np.abs(a - b).max() < 1e-4
+
+
+def test_runtimes_delineate_a_real_record_alike(ptbxl_record):
+    onnx, torch_ = (ecg_delineate(ptbxl_record, runtime=r) for r in ("onnx", "torch"))
+    assert onnx.n_beats == torch_.n_beats > 5
+    assert np.nanmax(np.abs(onnx.beats - torch_.beats)) <= 4.0 + 1e-9  # at most one 250 Hz sample
+    assert np.array_equal(np.isfinite(onnx.beats), np.isfinite(torch_.beats))
+
+
+def test_unknown_runtime_lists_the_valid_ones(ptbxl_record):
+    with pytest.raises(ValueError, match="auto, onnx, torch"):
+        ecg_delineate(ptbxl_record, runtime="tensorrt")
+
+
 def test_neurokit_method_runs_per_lead(ptbxl_record):
     d = ecg_delineate(ptbxl_record.select_leads(["I", "II", "V2"]), method="neurokit")
     assert d.global_lead == "II" and d.to_dict()["lead"] == "II"

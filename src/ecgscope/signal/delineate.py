@@ -322,17 +322,14 @@ def _global_beats(tables: np.ndarray, amp: np.ndarray, min_frac: float = 0.5,
 
 
 # ---------------------------------------------------------------------------------------------- methods
-def _learned(record: Record, usable: np.ndarray, model_path: str | None = None) -> tuple[np.ndarray, dict, list]:
-    import torch
+def _learned(record: Record, usable: np.ndarray, model_path: str | None = None,
+             runtime: str = "auto") -> tuple[np.ndarray, dict, list]:
+    from ecgscope.signal.delineator_runtime import MODEL_FS, delineator_input, delineator_runtime
 
-    from ecgscope.signal.delineator_net import MODEL_FS, delineator_input, load_delineator, shipped_delineator
-
-    model, _ = shipped_delineator() if model_path is None else load_delineator(model_path)
     use_idx = np.flatnonzero(usable)
     x = record.signal[use_idx]
     inp = delineator_input(x, record.fs)  # (L_use, 2, T)
-    with torch.inference_mode():
-        prob = torch.softmax(model(torch.from_numpy(inp)), dim=1).numpy()  # (L_use, 4, T)
+    prob = delineator_runtime(runtime, model_path)(inp)  # (L_use, 4, T)
     labels = prob.argmax(axis=1)  # (L_use, T)
     mean_prob = prob.mean(axis=0)  # (4, T)
     _, ga, gb = _runs_2d((mean_prob.argmax(axis=0) == 2)[None], max(1, int(round(_MIN_RUN_S[2] * MODEL_FS))))
@@ -349,7 +346,8 @@ def _learned(record: Record, usable: np.ndarray, model_path: str | None = None) 
     return beats * to_ms, per_lead, []
 
 
-def _neurokit(record: Record, usable: np.ndarray, model_path: str | None = None) -> tuple[np.ndarray, dict, list]:
+def _neurokit(record: Record, usable: np.ndarray, model_path: str | None = None,
+              runtime: str = "auto") -> tuple[np.ndarray, dict, list]:
     import neurokit2 as nk
 
     fs = int(round(record.fs))
@@ -382,14 +380,14 @@ def _neurokit(record: Record, usable: np.ndarray, model_path: str | None = None)
     return per_lead.get("II", next(iter(per_lead.values()))) if per_lead else np.full((0, 8), np.nan), per_lead, issues
 
 
-_METHODS: dict[str, Callable[[Record, np.ndarray, str | None], tuple[np.ndarray, dict, list]]] = {
+_METHODS: dict[str, Callable[[Record, np.ndarray, str | None, str], tuple[np.ndarray, dict, list]]] = {
     "learned": _learned,
     "neurokit": _neurokit,
 }
 
 
 def ecg_delineate(record: Record, method: str = "learned", *, quality: QualityReport | None = None,
-                  model_path: str | None = None) -> Delineation:
+                  model_path: str | None = None, runtime: str = "auto") -> Delineation:
     """Delineate every beat of ``record`` globally and per lead (see the module docstring).
 
     Parameters
@@ -403,6 +401,9 @@ def ecg_delineate(record: Record, method: str = "learned", *, quality: QualityRe
         only, without the per-window flags); leads it marks flat, detached or with score 0 are left out.
     model_path : str, optional
         Other weights for the learned method (default: the shipped ones).
+    runtime : {"auto", "onnx", "torch"}
+        Engine of the learned method (:func:`~ecgscope.signal.delineator_runtime.delineator_runtime`):
+        ONNX Runtime when installed, else PyTorch; both label every sample the same way to ~1e-5.
 
     Returns
     -------
@@ -443,5 +444,5 @@ def ecg_delineate(record: Record, method: str = "learned", *, quality: QualityRe
     if not usable.any():
         issues.append("no usable lead: nothing was delineated")
         return Delineation(np.full((0, 8), np.nan), empty, record.fs, method, global_lead, issues, quality)
-    beats, per_lead, more = _METHODS[method](record, usable, model_path)
+    beats, per_lead, more = _METHODS[method](record, usable, model_path, runtime)
     return Delineation(beats, per_lead, record.fs, method, global_lead, issues + more, quality)

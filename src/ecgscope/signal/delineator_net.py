@@ -15,29 +15,32 @@ Each lead is segmented with two input channels: the lead itself and a *context* 
 all the record's leads (for a single-lead record, the magnitude of that lead).  Wave boundaries that a
 cardiologist places while looking at all leads can then be found in a lead where the wave is faint.
 
-:func:`delineator_input` is the one preprocessing used by both training and inference.
+:func:`~ecgscope.signal.delineator_runtime.delineator_input` is the one preprocessing used by both
+training and inference; inference itself runs through :mod:`ecgscope.signal.delineator_runtime`
+(ONNX Runtime on the exported graph when it is installed, else this module's PyTorch model).
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.signal import butter, sosfiltfilt
 from torch import nn
 
-from ecgscope.signal.resample import resample_array
-
-MODEL_FS = 250.0
-CLASSES = ("background", "P", "QRS", "T")
-WEIGHTS_FILE = "delineator_unet.pt"
-_CLIP = 8.0
-_MIN_SCALE_MV = 0.05
+from ecgscope.signal.delineator_runtime import (  # noqa: F401  (re-exported: the training script's inputs)
+    CLASSES,
+    MODEL_FS,
+    WEIGHTS_FILE,
+    context_channel,
+    delineator_input,
+    normalize_leads,
+)
 
 
 @dataclass(frozen=True)
@@ -49,38 +52,6 @@ class DelineatorConfig:
     in_channels: int = 2  # lead + all-lead context
     n_classes: int = len(CLASSES)
     fs: float = MODEL_FS
-
-
-@lru_cache(maxsize=1)
-def _baseline_sos() -> np.ndarray:
-    # the same 2nd-order 0.5 Hz high-pass as filters.remove_baseline, designed once: a design costs
-    # about 1 ms, a twentieth of the whole delineation budget
-    return butter(2, 0.5 / (MODEL_FS / 2.0), btype="highpass", output="sos")
-
-
-def normalize_leads(x: np.ndarray, fs: float) -> np.ndarray:
-    """(L, N) mV at ``fs`` -> (L, T) at 250 Hz: baseline removed (0.5 Hz zero-phase high-pass, as
-    :func:`~ecgscope.signal.filters.remove_baseline`), each lead divided by its 99th percentile of |x|
-    (at least 0.05 mV, so a flat lead stays near zero), clipped to ±8."""
-    x = np.asarray(x, dtype=np.float32)
-    if fs != MODEL_FS:
-        x = resample_array(x, fs, MODEL_FS)
-    x = sosfiltfilt(_baseline_sos(), x, axis=-1, padlen=min(15, x.shape[-1] - 1)).astype(np.float32)
-    scale = np.maximum(np.percentile(np.abs(x), 99, axis=-1, keepdims=True), _MIN_SCALE_MV)
-    return np.clip(x / scale, -_CLIP, _CLIP).astype(np.float32)
-
-
-def context_channel(xn: np.ndarray, live: np.ndarray | None = None) -> np.ndarray:
-    """RMS over the (live) normalised leads: (L, T) -> (T,)."""
-    use = xn if live is None or not live.any() else xn[live]
-    return np.sqrt(np.mean(use * use, axis=0))
-
-
-def delineator_input(x: np.ndarray, fs: float, live: np.ndarray | None = None) -> np.ndarray:
-    """(L, N) mV at ``fs`` -> (L, 2, T) float32 model input at 250 Hz."""
-    xn = normalize_leads(x, fs)
-    ctx = np.broadcast_to(context_channel(xn, live), xn.shape)
-    return np.ascontiguousarray(np.stack([xn, ctx], axis=1))
 
 
 def _convs(c_in: int, c_out: int, k: int, n: int = 2) -> nn.Sequential:
@@ -194,3 +165,24 @@ def load_delineator(path: str | None = None) -> tuple[DelineatorUNet, dict]:
 def shipped_delineator() -> tuple[DelineatorUNet, dict]:
     """The packaged model, loaded once per process."""
     return load_delineator()
+
+
+def export_delineator_onnx(pt_path: str | None = None, onnx_path: str | None = None) -> str:
+    """Export delineator weights (default: the shipped ones) to an ONNX graph next to them.
+
+    Batch (leads) and time are dynamic axes; the graph is the BatchNorm-folded inference model, so it
+    gives the PyTorch model's logits to ~1e-5.  The shipped ``delineator_unet.onnx`` was written by
+    ``python -c "from ecgscope.signal.delineator_net import export_delineator_onnx as e; e()"``.
+    """
+    from ecgscope.signal.delineator_runtime import shipped_weights
+
+    src = shipped_weights() if pt_path is None else Path(pt_path)
+    dst = Path(onnx_path) if onnx_path else src.with_suffix(".onnx")
+    model, _ = load_delineator(None if pt_path is None else str(pt_path))
+    example = torch.zeros(2, model.config.in_channels, 2500)
+    with warnings.catch_warnings():  # the tracer's notes on shape-dependent branches: handled by dynamic axes
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(dst), dynamo=False, input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "leads", 2: "time"}, "logits": {0: "leads", 2: "time"}},
+                          opset_version=17)
+    return str(dst)

@@ -6,8 +6,9 @@ configuration: 6000 steps of 32, kernel 7, additive skips, seed 0, last step kep
     nice -n 10 .venv/bin/python -m ecgscope.signal.train_delineator \\
         --out src/ecgscope/signal/weights/delineator_unet.pt
 
-(the shipped file was written by ``--steps 6000 --skip add --out <tmp>``, identical to the defaults;
-its ``training`` metadata records the command, data split and validation loss).
+(this also writes ``delineator_unet.onnx`` beside it, the graph ONNX Runtime runs; the shipped file
+was written by ``--steps 6000 --skip add --out <tmp>``, identical to the defaults; its ``training``
+metadata records the command, data split and validation loss).
 
 Split (by record; each LUDB record is one patient): the dataset's ``fold`` column through
 :func:`ecgscope.datasets.split_indices`: folds 1-8 train, fold 9 validation (picks the best step),
@@ -47,6 +48,7 @@ from ecgscope.signal.delineator_net import (
     DelineatorUNet,
     context_channel,
     normalize_leads,
+    export_delineator_onnx,
     save_delineator,
 )
 
@@ -235,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_delineator(model, args.out, training)
+    export_delineator_onnx(args.out)  # the graph inference runs with ONNX Runtime, next to the .pt
     print(json.dumps(training, indent=1))
     return 0
 
