@@ -1,10 +1,12 @@
-"""End to end in headless Chromium: upload a real record, read it on the true-scale grid, measure
-an RR interval with the calipers, download the PDF report.  Screenshots go to test-artifacts/."""
+"""End to end in headless Chromium: upload a real record, read it on the true-scale grid, analyze it
+for real (results panel, saliency overlay, delineation markers), measure an RR interval with calipers
+that snap to the delineated R peaks, download the PDF report.  Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
 import base64
 import importlib.util
+import subprocess
 
 import numpy as np
 import pytest
@@ -65,7 +67,29 @@ def _r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
     return np.array([p - half + int(np.argmax(x[max(0, p - half): p + half])) for p in peaks])
 
 
-def test_upload_grid_calipers_and_pdf(page, ptbxl_hr):
+def _api_json(live_server, path: str) -> dict:
+    import httpx
+
+    r = httpx.get(live_server.url + path, headers={"Authorization": f"Bearer {live_server.token}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _orange_pixels(page) -> int:
+    return page.evaluate("""() => {
+      const c = document.querySelector('[data-testid="ecg-canvas"]');
+      const img = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < img.length; i += 4) {
+        const [r, g, b] = [img[i], img[i + 1], img[i + 2]];
+        if (r > 230 && g > 150 && g < 225 && b < 150) n++;  // the saliency wash, not the red grid
+      }
+      return n;
+    }""")
+
+
+@pytest.mark.skipif(not ENGINE, reason="ecgscope.inference (the analysis engine) is not installed yet")
+def test_upload_grid_analysis_calipers_and_pdf(page, live_server, ptbxl_hr, tmp_path):
     record = load_record(ptbxl_hr)
     _drop(page, sorted(ptbxl_hr.parent.glob(ptbxl_hr.name + "*")))
     page.get_by_test_id("record-title").filter(has_text="00002_hr").wait_for()
@@ -80,9 +104,62 @@ def test_upload_grid_calipers_and_pdf(page, ptbxl_hr):
     assert len(spacing) >= 50
     assert np.median(spacing) == pytest.approx(5 * CSS_PX_PER_MM, abs=0.6)
     assert px["width"] == pytest.approx(265 * CSS_PX_PER_MM, abs=2)  # 10 s at 25 mm/s + pulse area
+    assert px["info"]["markers"] == 0  # nothing delineated before the analysis
     page.screenshot(path="test-artifacts/dashboard-12lead.png", full_page=True)
 
-    # calipers on two consecutive R peaks of the rhythm strip (lead II)
+    # the real analysis, with saliency, fills the results panel with what the API stored
+    page.get_by_test_id("explain-toggle").check()
+    page.get_by_test_id("analyze-button").click()
+    page.get_by_test_id("label-table").wait_for(timeout=120_000)
+    rid = _api_json(live_server, "/api/v1/records?page_size=50")["items"]
+    rid = next(i["id"] for i in rid if i["record_name"] == "00002_hr")
+    result = _api_json(live_server, f"/api/v1/records/{rid}/analysis")
+    assert result["model"]["name"] == "ecgscope-17-12lead" and result["saliency"]["labels"]
+    rows = page.get_by_test_id("label-row")
+    assert rows.count() == 17
+    for k, lab in enumerate(result["classification"]["labels"]):
+        row = rows.nth(k)
+        assert row.get_attribute("data-label") == lab["name"]
+        assert row.get_attribute("data-positive") == str(lab["positive"]).lower()
+        assert row.get_by_test_id("probability").inner_text() == f"{lab['probability']:.3f}"
+        assert row.get_by_test_id("threshold").inner_text() == f"{lab['threshold']:.3f}"
+    m, rhythm = result["measurements"], result["rhythm"]
+    assert page.get_by_test_id("m-hr").inner_text().endswith(f"{rhythm['heart_rate_bpm']:.1f} bpm")
+    assert f"QTc ({m['qtc_formula']})" in page.get_by_test_id("m-qtc").inner_text()
+    assert f"{m['qtc_ms']:.0f} ms" in page.get_by_test_id("m-qtc").inner_text()
+    assert f"{m['qrs_axis_deg']:.0f}°" in page.get_by_test_id("m-axes").inner_text()
+    assert f"{rhythm['hrv']['rmssd_ms']:.1f} ms" in page.get_by_test_id("m-hrv-time").inner_text()
+    reliable = page.get_by_test_id("reliability")
+    assert reliable.get_attribute("data-reliable") == str(result["classification"]["reliable"]).lower()
+    for issue in result["quality"]["issues"]:
+        assert issue in page.get_by_test_id("quality").inner_text()
+    for s in result["classification"]["suppressed"]:
+        assert s["reason"] in page.get_by_test_id("suppressed").inner_text()
+    assert result["model"]["sha256"][:16] in page.get_by_test_id("model-id").inner_text()
+
+    # saliency overlay of the first explained label, then hidden; delineation markers toggle
+    page.wait_for_function("() => window.ecgscopeViewer.info().saliencyBins > 0")
+    with_saliency = _orange_pixels(page)
+    assert with_saliency > 1000
+    assert page.get_by_test_id("saliency-radio").count() == len(result["saliency"]["labels"])
+    # one tick per fiducial of each lead's own beats inside each of its segments (3x4: 2.5-s columns; rhythm: 10 s)
+    per_lead = result["delineation"]["per_lead"]
+    segments = [(lead, 2.5 * c, 2.5 * (c + 1)) for row in px["info"]["rows"][:3] for c, lead in enumerate(row)]
+    segments.append(("II", 0.0, 10.0))
+    expected_markers = sum(1 for lead, t0, t1 in segments for b in per_lead[lead] for v in b.values()
+                           if v is not None and t0 <= v / 1000 <= t1)
+    assert expected_markers > 50
+    assert page.evaluate("() => window.ecgscopeViewer.info().markers") == expected_markers
+    page.screenshot(path="test-artifacts/dashboard-results.png", full_page=True)
+    page.get_by_test_id("saliency-note").get_by_role("button", name="hide").click()
+    page.wait_for_function("() => window.ecgscopeViewer.info().saliencyBins === 0")
+    assert _orange_pixels(page) < with_saliency / 20
+    page.get_by_test_id("markers-toggle").uncheck()
+    page.wait_for_function("() => window.ecgscopeViewer.info().markers === 0")
+    page.get_by_test_id("markers-toggle").check()
+
+    # calipers on two consecutive R peaks of the rhythm strip (lead II): they snap to the delineated R
+    # peaks, and the displayed interval is the record's own RR interval
     fs = record.fs
     r = _r_peaks(record.lead("II").astype(np.float64), fs)
     r = r[(r > 0.5 * fs) & (r < 9.5 * fs)]
@@ -90,22 +167,26 @@ def test_upload_grid_calipers_and_pdf(page, ptbxl_hr):
     t1, t2 = r[0] / fs, r[1] / fs
     expected_ms = (t2 - t1) * 1000
     page.get_by_test_id("caliper-toggle").check()
-    for t in (t1 + 0.008, t2 - 0.006):  # a little off the peaks: the calipers snap
-        pt = page.evaluate("([t]) => window.ecgscopeViewer.toClient('II', t)", [t])
+    for t in (t1 + 0.012, t2 - 0.010):  # a little off the peaks: the calipers snap
+        pt = page.evaluate("([t]) => window.ecgscopeViewer.toClient('II', t, 3)", [t])
         page.mouse.click(pt["x"], pt["y"])
+    readout = page.get_by_test_id("caliper-readout").inner_text()
+    assert readout.count("snapped to r_peak") == 2, readout
     dt_text = page.get_by_test_id("caliper-dt").inner_text()
     shown_ms = float(dt_text.replace("ΔT", "").replace("ms", "").strip())
     assert abs(shown_ms - expected_ms) <= 10, (dt_text, expected_ms)
     assert "mV" in page.get_by_test_id("caliper-dv").inner_text()
     page.screenshot(path="test-artifacts/dashboard-caliper.png", full_page=True)
 
-    # one-click PDF report
+    # one-click PDF report: the tracing and the findings page
     with page.expect_download() as dl:
         page.get_by_test_id("pdf-button").click()
     target = "test-artifacts/dashboard-report.pdf"
     dl.value.save_as(target)
     with open(target, "rb") as fh:
         assert fh.read(5) == b"%PDF-"
+    text = subprocess.run(["pdftotext", "-layout", target, "-"], capture_output=True, text=True, check=True).stdout
+    assert result["model"]["sha256"] in text and "Findings" in text
 
 
 def test_single_lead_strip_speed_and_queue(page, data_dir):
@@ -124,14 +205,3 @@ def test_single_lead_strip_speed_and_queue(page, data_dir):
     assert (width_50 - width_25) / CSS_PX_PER_MM == pytest.approx(trace_mm_25, abs=6)
     assert page.get_by_test_id("queue-item").count() >= 1
     page.screenshot(path="test-artifacts/dashboard-single-lead.png", full_page=True)
-
-
-@pytest.mark.skipif(not ENGINE, reason="ecgscope.inference (the analysis engine) is not installed yet")
-def test_results_panel_filled_after_analysis(page, ptbxl_hr):
-    _drop(page, sorted(ptbxl_hr.parent.glob(ptbxl_hr.name + "*")))
-    page.get_by_test_id("record-title").filter(has_text="00002_hr").wait_for()
-    page.get_by_test_id("analyze-button").click()
-    page.get_by_test_id("label-table").wait_for(timeout=60_000)
-    assert page.get_by_test_id("label-row").count() == 17
-    assert "bpm" in page.get_by_test_id("measurements").inner_text()
-    page.screenshot(path="test-artifacts/dashboard-results.png", full_page=True)

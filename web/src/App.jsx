@@ -129,7 +129,10 @@ export default function App() {
     setBusy(true);
     setAnalysisError("");
     try {
-      setAnalysis(await api.analyze(selectedId, model, explain));
+      const result = await api.analyze(selectedId, model, explain);
+      setAnalysis(result);
+      // with saliency, overlay the first explained label (a positive one, or the most probable)
+      setSaliencyLabel(Object.keys(result.saliency?.labels ?? {})[0] ?? "");
       refresh();
     } catch (e) {
       setAnalysisError(e.message);
@@ -228,7 +231,8 @@ export default function App() {
                       data-testid="caliper-toggle" /> Calipers
                   </label>
                   <label>
-                    <input type="checkbox" checked={showMarkers} onChange={(e) => setShowMarkers(e.target.checked)} />
+                    <input type="checkbox" checked={showMarkers} onChange={(e) => setShowMarkers(e.target.checked)}
+                      data-testid="markers-toggle" disabled={!analysis} />
                     {" "}Delineation markers
                   </label>
                   {record.duration_s > MAX_SPAN_S && (
@@ -255,8 +259,8 @@ export default function App() {
           </section>
           {record && (
             <ResultsPanel analysis={analysis} error={analysisError} busy={busy} models={models} model={model}
-              onModel={setModel} onAnalyze={onAnalyze} explain={explain} onExplain={setExplain} canWrite={canWrite} saliencyLabel={saliencyLabel}
-              onSaliency={setSaliencyLabel} />
+              onModel={setModel} onAnalyze={onAnalyze} explain={explain} onExplain={setExplain} canWrite={canWrite}
+              saliencyLabel={saliencyLabel} onSaliency={setSaliencyLabel} />
           )}
         </main>
       )}

@@ -55,7 +55,7 @@ export const api = {
     return request("/api/v1/records", { method: "POST", body: form });
   },
   deleteRecord: (id) => request(`/api/v1/records/${id}`, { method: "DELETE" }),
-  analyze: (id, model, explain = true) =>
+  analyze: (id, model, explain = false) =>
     request(`/api/v1/records/${id}/analyze`, { method: "POST", body: { model: model || null, explain } }),
   analysis: (id) => request(`/api/v1/records/${id}/analysis`),
   models: () => request("/api/v1/models"),

@@ -2,10 +2,12 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import {
   PULSE_AREA_MM,
   baselineMm,
+  beatsOf,
   buildLayout,
   fiducialTimes,
   hitTest,
   pxPerMm,
+  saliencyBins,
   snapTime,
   valueAt,
   xMmOf,
@@ -57,39 +59,37 @@ function drawPulse(ctx, geo, row) {
   ctx.stroke();
 }
 
+// Saliency of one label as an orange wash behind the traces, darker where the model looked; returns
+// the number of bins drawn.
 function drawSaliency(ctx, geo, saliency, label) {
-  const values = saliency?.labels?.[label];
-  if (!values || !values.length) return;
-  const sfs = saliency.fs;
-  const binS = 0.02;
-  const step = Math.max(1, Math.round(binS * sfs));
-  let peak = 0;
-  for (const v of values) peak = Math.max(peak, Math.abs(v));
-  if (peak <= 0) return;
+  const bins = saliencyBins(saliency, label);
+  let drawn = 0;
   geo.rows.forEach((row, r) => {
     for (const seg of row) {
-      const i0 = Math.max(0, Math.floor(seg.t0 * sfs));
-      const i1 = Math.min(values.length, Math.ceil((seg.t0 + seg.dur) * sfs));
-      for (let i = i0; i < i1; i += step) {
-        let m = 0;
-        for (let k = i; k < Math.min(i1, i + step); k++) m = Math.max(m, Math.abs(values[k]));
-        const a = (0.5 * m) / peak;
+      for (const b of bins) {
+        if (b.t1 <= seg.t0 || b.t0 >= seg.t0 + seg.dur) continue;
+        const a = 0.5 * b.value;
         if (a < 0.03) continue;
+        const t0 = Math.max(b.t0, seg.t0);
+        const t1 = Math.min(b.t1, seg.t0 + seg.dur);
         ctx.fillStyle = `rgba(255, 128, 0, ${a.toFixed(3)})`;
-        const x = xMmOf(geo, seg, i / sfs);
-        ctx.fillRect(x, r * geo.rowH + 1, (step / sfs) * geo.speed, geo.rowH - 2);
+        ctx.fillRect(xMmOf(geo, seg, t0), r * geo.rowH + 1, (t1 - t0) * geo.speed, geo.rowH - 2);
+        drawn++;
       }
     }
   });
+  return drawn;
 }
 
+// Delineation ticks at the top of each row, from each lead's own beats when the analysis has them;
+// returns the number of ticks drawn.
 function drawMarkers(ctx, geo, analysis, mmPerDevicePx) {
-  const beats = analysis?.delineation?.beats ?? [];
   ctx.lineWidth = 1.5 * mmPerDevicePx;
+  let drawn = 0;
   geo.rows.forEach((row, r) => {
     const y0 = r * geo.rowH + 1.5;
     for (const seg of row) {
-      for (const beat of beats) {
+      for (const beat of beatsOf(analysis, seg.lead)) {
         for (const [name, ms] of Object.entries(beat)) {
           if (typeof ms !== "number") continue;
           const t = ms / 1000;
@@ -100,10 +100,16 @@ function drawMarkers(ctx, geo, analysis, mmPerDevicePx) {
           ctx.moveTo(x, y0);
           ctx.lineTo(x, y0 + (name.endsWith("peak") ? 3 : 2));
           ctx.stroke();
+          drawn++;
         }
       }
     }
   });
+  return drawn;
+}
+
+function snapLabel(p) {
+  return p.how === "fiducial" ? `snapped to ${p.name}` : p.how === "extremum" ? "snapped to peak" : "not snapped";
 }
 
 function segmentsAt(geo, t) {
@@ -159,8 +165,8 @@ export default function EcgViewer({
     [sig.leads, duration, layout, speed, gain, start],
   );
   const ppm = pxPerMm({ calibration, zoom });
-  const fiducials = useMemo(() => fiducialTimes(analysis), [analysis]);
   const [caliper, setCaliper] = useState({ a: null, b: null });
+  const drawn = useRef({ markers: 0, saliencyBins: 0 });
 
   useEffect(() => setCaliper({ a: null, b: null }), [record.id, layout, start]);
 
@@ -180,7 +186,8 @@ export default function EcgViewer({
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.setTransform(scale, 0, 0, scale, 0, 0);
-    if (saliencyLabel && analysis?.saliency) drawSaliency(ctx, geo, analysis.saliency, saliencyLabel);
+    drawn.current.saliencyBins =
+      saliencyLabel && analysis?.saliency ? drawSaliency(ctx, geo, analysis.saliency, saliencyLabel) : 0;
     drawGrid(ctx, geo, mmPerDevicePx);
     ctx.strokeStyle = TRACE;
     ctx.lineJoin = "round";
@@ -214,7 +221,7 @@ export default function EcgViewer({
     geo.rows.forEach((row, r) =>
       row.forEach((seg) => ctx.fillText(seg.lead, xMmOf(geo, seg, seg.t0) + 1, r * geo.rowH + 4.5)),
     );
-    if (showMarkers) drawMarkers(ctx, geo, analysis, mmPerDevicePx);
+    drawn.current.markers = showMarkers ? drawMarkers(ctx, geo, analysis, mmPerDevicePx) : 0;
     drawCalipers(ctx, geo, caliper, mmPerDevicePx);
   }, [geo, ppm, data, fs, gain, start, analysis, saliencyLabel, showMarkers, caliper]);
 
@@ -222,7 +229,8 @@ export default function EcgViewer({
   useEffect(() => {
     window.ecgscopeViewer = {
       info: () => ({ pxPerMm: ppm, dpr: window.devicePixelRatio || 1, widthMm: geo.widthMm,
-        heightMm: geo.heightMm, rows: geo.rows.map((r) => r.map((s) => s.lead)), speed, gain }),
+        heightMm: geo.heightMm, rows: geo.rows.map((r) => r.map((s) => s.lead)), speed, gain,
+        markers: drawn.current.markers, saliencyBins: drawn.current.saliencyBins }),
       toClient: (lead, t, rowIndex = null) => {
         const cands = segmentsAt(geo, t).filter(([r, s]) => s.lead === lead && (rowIndex === null || r === rowIndex));
         if (!cands.length) return null;
@@ -248,9 +256,9 @@ export default function EcgViewer({
     const hit = hitTest(geo, ...toMm(ev));
     if (!hit) return;
     const samples = data[hit.lead];
-    const snapped = snapTime(samples, fs, hit.t, { fiducialsSec: fiducials });
+    const snapped = snapTime(samples, fs, hit.t, { fiducials: fiducialTimes(analysis, hit.lead) });
     const point = { lead: hit.lead, row: hit.row, seg: hit.seg, t: snapped.t, how: snapped.how,
-      v: valueAt(samples, fs, snapped.t) };
+      name: snapped.name, v: valueAt(samples, fs, snapped.t) };
     setCaliper((c) => (c.a && !c.b ? { a: c.a, b: point } : { a: point, b: null }));
   }
 
@@ -288,7 +296,7 @@ export default function EcgViewer({
       </div>
       <div className="caliper-readout" data-testid="caliper-readout" aria-live="polite">
         {caliperMode && !a && "Calipers: click the first point (snaps to fiducials or the nearest peak)."}
-        {a && !b && `First point: ${a.lead} at ${(a.t * 1000).toFixed(0)} ms (${a.how}); click the second point.`}
+        {a && !b && `First point: ${a.lead} at ${(a.t * 1000).toFixed(0)} ms (${snapLabel(a)}); click the second point.`}
         {a && b && (
           <>
             <strong data-testid="caliper-dt">ΔT {dt.toFixed(0)} ms</strong>
@@ -296,7 +304,7 @@ export default function EcgViewer({
             <strong data-testid="caliper-dv">ΔV {(b.v - a.v).toFixed(2)} mV</strong>
             {" · "}
             {dt > 0 && `${(60000 / dt).toFixed(1)} /min`}
-            {` (${a.lead} → ${b.lead})`}
+            {` (${a.lead} ${snapLabel(a)} → ${b.lead} ${snapLabel(b)})`}
           </>
         )}
       </div>

@@ -88,34 +88,61 @@ export function valueAt(samples, fs, t) {
   return samples[i] * (1 - f) + samples[i + 1] * f;
 }
 
-// Snap a time to the nearest fiducial within tolSec, else to the most prominent local extremum
-// of the lead within +-tolSec (the sample farthest from the window's median: an R or S peak, a
-// T apex). Returns {t, how}.
-export function snapTime(samples, fs, t, { fiducialsSec = [], tolSec = 0.04 } = {}) {
+// Snap a time to the nearest fiducial ({t, name}, t in s) within tolSec, else to the most prominent
+// local extremum of the lead within +-tolSec (the sample farthest from the window's median: an R or
+// S peak, a T apex). Returns {t, how, name}: how is "fiducial", "extremum" or "none".
+export function snapTime(samples, fs, t, { fiducials = [], tolSec = 0.04 } = {}) {
   let best = null;
-  for (const f of fiducialsSec) {
-    const d = Math.abs(f - t);
-    if (d <= tolSec && (best === null || d < Math.abs(best - t))) best = f;
+  for (const f of fiducials) {
+    const d = Math.abs(f.t - t);
+    if (d <= tolSec && (best === null || d < Math.abs(best.t - t))) best = f;
   }
-  if (best !== null) return { t: best, how: "fiducial" };
+  if (best !== null) return { t: best.t, how: "fiducial", name: best.name };
   const i0 = Math.max(0, Math.round((t - tolSec) * fs));
   const i1 = Math.min(samples.length - 1, Math.round((t + tolSec) * fs));
-  if (i1 <= i0) return { t, how: "none" };
+  if (i1 <= i0) return { t, how: "none", name: null };
   const win = Array.from(samples.slice(i0, i1 + 1)).sort((a, b) => a - b);
   const median = win[Math.floor(win.length / 2)];
   let bi = i0;
   for (let i = i0; i <= i1; i++) {
     if (Math.abs(samples[i] - median) > Math.abs(samples[bi] - median)) bi = i;
   }
-  return { t: bi / fs, how: "extremum" };
+  return { t: bi / fs, how: "extremum", name: null };
 }
 
-// All fiducial times (s) of an analysis' delineation (values are ms from the record start).
-export function fiducialTimes(analysis) {
-  const beats = analysis?.delineation?.beats ?? [];
+// The beats delineated in a lead: that lead's own (delineation.per_lead) when the analysis has them,
+// else the global multi-lead beats (times in ms from the record start).
+export function beatsOf(analysis, lead) {
+  const d = analysis?.delineation;
+  if (!d) return [];
+  return d.per_lead?.[lead] ?? d.beats ?? [];
+}
+
+// The fiducials of a lead as [{t (s), name}] for the calipers to snap to.
+export function fiducialTimes(analysis, lead) {
   const out = [];
-  for (const b of beats) {
-    for (const v of Object.values(b)) if (typeof v === "number" && Number.isFinite(v)) out.push(v / 1000);
+  for (const b of beatsOf(analysis, lead)) {
+    for (const [name, v] of Object.entries(b)) {
+      if (typeof v === "number" && Number.isFinite(v)) out.push({ t: v / 1000, name });
+    }
+  }
+  return out;
+}
+
+// Saliency of one label resampled to bins of binS seconds: [{t0, t1, value}] with value in [0, 1]
+// relative to the label's maximum (the engine scales each label's map to max 1 over the record).
+export function saliencyBins(saliency, label, binS = 0.02) {
+  const values = saliency?.labels?.[label];
+  if (!values || !values.length) return [];
+  const step = Math.max(1, Math.round(binS * saliency.fs));
+  let peak = 0;
+  for (const v of values) peak = Math.max(peak, Math.abs(v));
+  if (peak <= 0) return [];
+  const out = [];
+  for (let i = 0; i < values.length; i += step) {
+    let m = 0;
+    for (let k = i; k < Math.min(values.length, i + step); k++) m = Math.max(m, Math.abs(values[k]));
+    out.push({ t0: i / saliency.fs, t1: Math.min(values.length, i + step) / saliency.fs, value: m / peak });
   }
   return out;
 }

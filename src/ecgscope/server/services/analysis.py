@@ -13,6 +13,7 @@ Contract used (DESIGN §4)::
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import math
@@ -68,9 +69,16 @@ def engine() -> ModuleType:
         raise AnalysisUnavailableError(f"analysis engine failed to load: {exc}", source="analysis") from None
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_models() -> tuple[dict, ...]:
+    # read once per process: listing loads every package and hashes its weights (~20 ms), and the
+    # installed packages do not change under a running server
+    return tuple(engine().list_pretrained())
+
+
 def list_models() -> list[dict]:
     """The installed pretrained models (name, version, sha256, input, labels, model card)."""
-    return [dict(m) for m in engine().list_pretrained()]
+    return [dict(m) for m in _installed_models()]
 
 
 def choose_model(record: Record, name: str | None = None, version: str | None = None) -> dict:
