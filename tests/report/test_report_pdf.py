@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 
@@ -152,3 +153,34 @@ def test_single_lead_and_two_lead_records_print_as_strips(data_dir, tmp_path):
     assert len(rows) == 12 and {r[0].lead for r in rows} == {"II"}
     text = _text(render_report(mitdb), tmp_path)
     assert "page 3/3" in text and "of 1805.6 s shown" in text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ecgscope.inference") is None,
+                    reason="ecgscope.inference (the analysis engine) is not installed")
+def test_report_of_a_real_analysis(ptbxl_record, tmp_path):
+    """The engine's own result for a real PTB-XL record: every label with its probability and threshold,
+    the positive findings on the tracing page, measurements, reliability, model identity, caution."""
+    import torch
+
+    from ecgscope.inference import Analyzer
+
+    torch.set_num_threads(1)
+    result = Analyzer.from_pretrained("ecgscope-17-12lead").analyze(ptbxl_record).to_dict()
+    text = _text(render_report(ptbxl_record, result, patient={"patient_id": "13243"}), tmp_path)
+    assert "page 1/2" in text and "page 2/2" in text
+    lines = text.splitlines()
+    for lab in result["classification"]["labels"]:
+        row = next(line for line in lines if line.strip().startswith(lab["name"] + " ")
+                   and f"{lab['threshold']:.3f}" in line)
+        assert f"{lab['probability']:.3f}" in row and ("POSITIVE" in row) == lab["positive"], row
+    positives = [lab for lab in result["classification"]["labels"] if lab["positive"]]
+    assert positives
+    findings = next(line for line in lines if "Findings:" in line)
+    for lab in positives:
+        assert f"{lab['name']} ({lab['probability']:.0%})" in findings, findings
+    m = result["measurements"]
+    assert f"QRS {m['qrs_ms']:.0f} ms" in text and f"({m['qtc_formula']})" in text
+    assert f"/{m['qtc_ms']:.0f} ms" in text
+    assert ("reliable" in text) and (("UNRELIABLE" in text) != result["classification"]["reliable"])
+    assert result["model"]["sha256"] in text and f"{result['model']['name']} version {result['model']['version']}" in text
+    assert "not a diagnosis" in text

@@ -101,8 +101,20 @@ def _measurement_lines(result: dict | None) -> list[str]:
         f"QRS {_fmt(m.get('qrs_ms'), ' ms')}    QT/QTc {_fmt(m.get('qt_ms'))}/{_fmt(m.get('qtc_ms'), ' ms')}"
         f"{f' ({qtc_formula})' if qtc_formula else ''}",
         f"Axes P/QRS/T {_fmt(m.get('p_axis_deg'))}/{_fmt(m.get('qrs_axis_deg'))}/{_fmt(m.get('t_axis_deg'))}°    "
-        f"HRV RMSSD {_fmt(hrv.get('rmssd_ms'), ' ms')}  SDNN {_fmt(hrv.get('sdnn_ms'), ' ms')}",
+        f"HRV RMSSD {_fmt(hrv.get('rmssd_ms'), ' ms')}  SDNN {_fmt(hrv.get('sdnn_ms'), ' ms')}  "
+        f"SD1/SD2 {_fmt(hrv.get('sd1_ms'))}/{_fmt(hrv.get('sd2_ms'), ' ms')}",
     ]
+
+
+def _reliability(result: dict) -> tuple[bool, list[str]]:
+    """The result's verdict and its reasons: the classification's ``reliable`` flag (Poor data quality above
+    its threshold or the quality gate failed), else the quality gate alone for results that lack it."""
+    cls = result.get("classification") or {}
+    quality = result.get("quality") or {}
+    if "reliable" in cls:
+        return bool(cls["reliable"]), list(cls.get("unreliable_reasons") or [])
+    usable = bool(quality.get("usable", True))
+    return usable, [] if usable else ["signal quality is poor: " + ", ".join(quality.get("issues") or [])]
 
 
 def _findings(result: dict | None) -> list[tuple[str, float, float]]:
@@ -145,7 +157,6 @@ def _footer(ax, layout: ReportLayout, record: Record, result: dict | None, shown
     y -= 5
     if result:
         findings = _findings(result)
-        quality = result.get("quality") or {}
         text = "; ".join(f"{n} ({p:.0%})" for n, p, _ in findings[:6]) or "no label above its threshold"
         ax.text(layout.grid_x0, y, f"Findings: {text}", fontsize=8.5, weight="bold", va="top")
         y -= 5
@@ -154,9 +165,10 @@ def _footer(ax, layout: ReportLayout, record: Record, result: dict | None, shown
             ax.text(layout.grid_x0, y, "Suppressed: " + "; ".join(f"{s['name']} ({s['reason']})" for s in suppressed[:4]),
                     fontsize=7, va="top")
             y -= 4
-        if quality and not quality.get("usable", True):
-            ax.text(layout.grid_x0, y, "UNRELIABLE: signal quality is poor — " + ", ".join(quality.get("issues") or []),
-                    fontsize=8, color="#b00000", weight="bold", va="top")
+        reliable, reasons = _reliability(result)
+        if not reliable:
+            ax.text(layout.grid_x0, y, "UNRELIABLE: " + "; ".join(reasons)[:180], fontsize=8, color="#b00000",
+                    weight="bold", va="top")
             y -= 4.5
         model = result.get("model") or {}
         ax.text(layout.grid_x0, y, f"Model: {model.get('name', '—')} {model.get('version', '')}    "
@@ -182,8 +194,14 @@ def _findings_page(pdf: PdfPages, record: Record, result: dict, patient: dict, p
     x2, y2 = 155, PAGE_MM[1] - 30
     sections: list[tuple[str, list[str]]] = []
     suppressed = (result.get("classification") or {}).get("suppressed") or []
+    reliable, reasons = _reliability(result)
+    sections.append(("Reliability", ["reliable" if reliable else "UNRELIABLE: the labels are shown, not hidden",
+                                     *reasons, *(result.get("warnings") or [])]))
+    adjustments = (result.get("classification") or {}).get("adjustments") or []
     sections.append(("Suppressed by plausibility rules",
-                     [f"{s['name']}: {s['reason']}" for s in suppressed] or ["none"]))
+                     [f"{s['name']}: {s['reason']}" for s in suppressed]
+                     + [f"{a['name']}: {float(a['from']):.3f} -> {float(a['to']):.3f} ({a['reason']})"
+                        for a in adjustments] or ["none"]))
     quality = result.get("quality") or {}
     per_lead = quality.get("per_lead") or {}
     sections.append(("Signal quality", [f"usable: {quality.get('usable', '—')}",
