@@ -103,11 +103,9 @@ class Delineation:
         return col * self.fs / 1000.0
 
     def beat_dicts(self, lead: str = "global") -> list[dict[str, float | None]]:
-        out = []
-        for row in self.table(lead):
-            out.append({name: (None if not np.isfinite(v) else round(float(v), 1))
-                        for name, v in zip(FIDUCIALS, row, strict=True)})
-        return out
+        # rounded as one array, then plain floats (NaN -> None): a 12-lead record has ~1000 values
+        rows = np.round(self.table(lead), 1).tolist()
+        return [{name: (v if v == v else None) for name, v in zip(FIDUCIALS, row, strict=True)} for row in rows]
 
     def to_dict(self, lead: str = "global") -> dict:
         """DESIGN §4 ``"delineation"``: ``{"lead": "global" | lead name, "beats": [{p_on, ..., t_off}]}``."""

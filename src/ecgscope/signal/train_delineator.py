@@ -47,8 +47,8 @@ from ecgscope.signal.delineator_net import (
     DelineatorConfig,
     DelineatorUNet,
     context_channel,
-    normalize_leads,
     export_delineator_onnx,
+    normalize_leads,
     save_delineator,
 )
 
