@@ -111,6 +111,7 @@ class Analyzer:
         self.preprocessor = Preprocessor(contract, allow_single_lead=allow_single_lead)
         self.delineation = delineation
         self.qtc_formula = qtc_formula
+        self.threads = threads or 1
         labels = self.package.labels
         self.labels = labels
         self._max_agg = np.array([name in MAX_AGGREGATED for name in labels])
@@ -307,7 +308,14 @@ class Analyzer:
     def classify_many(self, records: Sequence[Record]) -> np.ndarray:
         """Calibrated recording-level probabilities only, (n_records, n_labels): batch classification without
         delineation or result assembly (throughput benchmarks, dataset scoring)."""
-        batches = [self.preprocessor(r) for r in records]
+        if self.threads > 1 and len(records) >= 2 * self.threads:
+            # resampling and filtering release the GIL: the threads the backend was given preprocess too
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.threads) as pool:
+                batches = list(pool.map(self.preprocessor, records))
+        else:
+            batches = [self.preprocessor(r) for r in records]
         windows = np.concatenate([b.windows for b in batches])
         owner = np.concatenate([np.full(len(b.windows), k) for k, b in enumerate(batches)])
         return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches))])
