@@ -1,3 +1,3 @@
 """Backbone families, one module each; importing this package registers every variant."""
 
-from ecgscope.models.backbones import cardiomorph, ecgfm, resnet1d, ssm, stmem  # noqa: F401
+from ecgscope.models.backbones import cardiomorph, ecgfm, hybrid, resnet1d, ssm, stmem  # noqa: F401
