@@ -79,7 +79,7 @@ class TaskDataModule(L.LightningDataModule):
 
     def __init__(self, task: Task, contract: InputContract, data_dir: str | os.PathLike | None = None,
                  batch_size: int = 64, seed: int = 0, limit: int | None = None, num_workers: int = 0,
-                 eval_batch_size: int | None = None):
+                 eval_batch_size: int | None = None, train_rows: np.ndarray | None = None):
         super().__init__()
         self.task = task
         self.contract = contract
@@ -89,6 +89,7 @@ class TaskDataModule(L.LightningDataModule):
         self.seed = seed
         self.limit = limit
         self.num_workers = num_workers
+        self.train_rows = None if train_rows is None else np.sort(np.asarray(train_rows, dtype=np.int64))
         self.parts: dict[str, SplitData] = {}
         self._dataset: ECGDataset | None = None
 
@@ -100,6 +101,13 @@ class TaskDataModule(L.LightningDataModule):
 
     def rows(self) -> dict[str, np.ndarray]:
         parts = self.task.splits(self.dataset)
+        if self.train_rows is not None:
+            # a subset of the training split (label-fraction benchmarks); never rows of another part
+            outside = np.setdiff1d(self.train_rows, parts["train"])
+            if outside.size:
+                raise ValueError(f"train_rows has {outside.size} row(s) outside task {self.task.name}'s "
+                                 f"training split, e.g. {outside[:5].tolist()}")
+            parts = {**parts, "train": self.train_rows}
         # val/test keep at least a quarter of the limit so their metric is not a coin toss
         small = None if self.limit is None else max(self.limit // 4, 16)
         return {name: limit_rows(r, self.limit if name == "train" else small, self.seed + k)

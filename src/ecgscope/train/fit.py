@@ -54,6 +54,7 @@ class TrainConfig:
     head: str | None = None  # override the strategy's head
     input: str | None = None  # override the task's input ("12-lead 10 s", ...)
     limit: int | None = None  # at most this many training records (smoke runs)
+    train_rows: tuple[int, ...] | None = None  # dataset rows to train on (a subset of the train split)
     max_steps: int = -1  # per stage; -1 = no limit
     devices: int | str = 1
     num_nodes: int = 1
@@ -83,6 +84,9 @@ class TrainResult:
     model: ECGModel
     stages: list[StageRecord] = field(default_factory=list)
     is_global_zero: bool = True  # False in the other DDP processes (they return the same model, write nothing)
+    # record-level probabilities and targets of the scored parts ("val", "test"): (n, n_labels) each
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _precision(accelerator: str) -> str:
@@ -129,7 +133,8 @@ def train(cfg: TrainConfig, callbacks: list[L.Callback] | None = None) -> TrainR
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dm = TaskDataModule(task, contract, cfg.data_dir, batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit,
-                        num_workers=cfg.num_workers)
+                        num_workers=cfg.num_workers,
+                        train_rows=None if cfg.train_rows is None else np.asarray(cfg.train_rows))
     dm.prepare_data()  # fills the cache before any DDP rank starts (each rank runs this; cached after the first)
     dm.setup()
     if model.requires_fit and not model.is_fitted:
@@ -173,9 +178,11 @@ def train(cfg: TrainConfig, callbacks: list[L.Callback] | None = None) -> TrainR
         after = _backbone_state(model)
         records[-1].backbone_changed = any(not torch.equal(backbone_start[k], after[k]) for k in after)
     model.eval()
-    metrics = {"val": _evaluate(module, dm, "val", cfg.n_bootstrap, cfg.seed)}
-    if cfg.test:
-        metrics["test"] = _evaluate(module, dm, "test", cfg.n_bootstrap, cfg.seed)
+    scored = ("val", "test") if cfg.test else ("val",)
+    predictions = {part: predict_records(module, dm, part) for part in scored}
+    targets = {part: dm.parts[part].targets for part in scored}
+    metrics = {part: _evaluate(targets[part], predictions[part], module.labels, cfg.n_bootstrap, cfg.seed)
+               for part in scored}
     metrics["constant_predictor_val_macro_auroc"] = macro_auroc(val_y, np.full(val_y.shape, 0.5))
     metrics["best"] = ckpt.best_info
     metrics["stages"] = stage_log
@@ -189,7 +196,7 @@ def train(cfg: TrainConfig, callbacks: list[L.Callback] | None = None) -> TrainR
         save_bundle(model, bundle, task=task.name, metrics=metrics, training=meta["training"])
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
         (out / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2))
-    return TrainResult(bundle, metrics, module.history, model, records, rank_zero)
+    return TrainResult(bundle, metrics, module.history, model, records, rank_zero, predictions, targets)
 
 
 def _head_state(model: ECGModel) -> dict[str, torch.Tensor]:
@@ -213,10 +220,8 @@ def predict_records(module: ClassifierModule, dm: TaskDataModule, part: str) -> 
     return module.record_probabilities(p, torch.cat(owner).numpy(), len(dm.parts[part].prepared))
 
 
-def _evaluate(module: ClassifierModule, dm: TaskDataModule, part: str, n_bootstrap: int, seed: int) -> dict:
-    y = dm.parts[part].targets
-    p = predict_records(module, dm, part)
-    report = evaluate_multilabel(y, p, labels=module.labels, n_bootstrap=n_bootstrap, seed=seed)
+def _evaluate(y: np.ndarray, p: np.ndarray, labels: tuple[str, ...], n_bootstrap: int, seed: int) -> dict:
+    report = evaluate_multilabel(y, p, labels=labels, n_bootstrap=n_bootstrap, seed=seed)
     return report.to_dict() | {"summary": report.summary_line()}
 
 
