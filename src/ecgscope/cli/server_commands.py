@@ -39,6 +39,9 @@ def serve(
         "--seed-examples", help="On an empty database, add a demo user and example records from the data folder.")] = False,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data folder for --seed-examples.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads for parsing, analysis and reports.")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="Where models run: torch or onnx [env ECGSCOPE_ANALYSIS_BACKEND; default torch]; "
+                          "saliency always runs on torch.")] = None,
 ) -> None:
     """Run the API server and the dashboard."""
     import uvicorn
@@ -50,7 +53,7 @@ def serve(
     from ecgscope.server.seed import demo_token
     from ecgscope.server.seed import seed_examples as seed
 
-    settings = _settings(db, state_dir, workers=workers)
+    settings = _settings(db, state_dir, workers=workers, analysis_backend=backend.lower() if backend else None)
     setup = ServerContext(settings)
     setup.start()
     with setup.db.session() as s:

@@ -21,10 +21,10 @@ T = TypeVar("T")
 
 
 class WorkerPool:
-    """CPU work (parsing uploads, analyses, reports) runs here, never on the event loop.
+    """CPU work runs in a pool like this, never on the event loop.
 
-    A capacity limiter keeps at most ``size`` such jobs running at once, so a burst of analyses
-    cannot starve the threads that serve light requests (listing, fetching records).
+    A capacity limiter keeps at most ``size`` such jobs running at once, so a burst of them cannot
+    starve the threads that serve light requests (listing, fetching records).
     """
 
     def __init__(self, size: int):
@@ -69,7 +69,10 @@ class ServerContext:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.store = BlobStore(settings.storage_dir)
-        self.pool = WorkerPool(settings.workers)
+        # two pools, each ``workers`` wide: uploads (~10-50 ms of parsing and writing) must not queue
+        # behind analyses and reports (100 ms to seconds each) when many clients analyze at once
+        self.pool = WorkerPool(settings.workers)  # parsing and storing uploads
+        self.analysis_pool = WorkerPool(settings.workers)  # analyses and PDF reports
         self.records = RecordCache()
 
     def start(self, sweep_min_age_s: float = 0.0) -> dict[str, int]:

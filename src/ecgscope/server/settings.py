@@ -64,8 +64,8 @@ class Settings:
         Origins allowed to call the API from a browser (``ECGSCOPE_CORS_ORIGINS``, comma
         separated); empty (the default) means same-origin only.
     workers : int
-        Threads that parse uploads, run analyses and render reports (``ECGSCOPE_WORKERS``,
-        default the number of CPUs).
+        Threads that run analyses and render reports, and as many again that parse and store uploads
+        (``ECGSCOPE_WORKERS``, default the number of CPUs).
     web_dist : Path
         The built dashboard served at ``/`` (``ECGSCOPE_WEB_DIST``, default ``web/dist``).
     analysis_backend : {"torch", "onnx"}

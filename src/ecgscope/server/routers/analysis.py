@@ -45,7 +45,7 @@ async def analyze(ctx: Ctx, principal: Writer, record_id: str,
                   body: Annotated[AnalyzeRequest | None, Body()] = None) -> Response:
     """Run a model on the record and keep the result; returns the DESIGN §4 analysis JSON."""
     # the analysis, its storage and the JSON encoding all run in the worker pool, off the event loop
-    return await ctx.pool.run(_analyze, ctx, principal, record_id, body or AnalyzeRequest())
+    return await ctx.analysis_pool.run(_analyze, ctx, principal, record_id, body or AnalyzeRequest())
 
 
 @router.get("/{record_id}/analysis", response_model=AnalysisResult, responses=_ERRORS)
@@ -78,7 +78,7 @@ async def report(ctx: Ctx, principal: CurrentUser, record_id: str,
                  model: Annotated[str | None, Query(description="whose analysis to print; default the latest")] = None
                  ) -> Response:
     """The printable report: true-scale 12-lead, and findings when the record has been analyzed."""
-    pdf, name = await ctx.pool.run(_report, ctx, principal, record_id, model)
+    pdf, name = await ctx.analysis_pool.run(_report, ctx, principal, record_id, model)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "record"
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="ecg-report-{safe}.pdf"'})
