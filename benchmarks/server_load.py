@@ -16,7 +16,7 @@ the rest (waiting for a worker, the database, HTTP).  `--sweep 1,2,4` adds short
 client counts, showing the load at which the goal holds.
 
     .venv/bin/python benchmarks/server_load.py [--data-dir DIR] [--clients 16] [--duration 60]
-        [--workers N] [--backend torch|onnx] [--sweep 1,2,4 --sweep-duration 20]
+        [--workers N] [--backend onnx|torch] [--sweep 1,2,4 --sweep-duration 20] [--compare-backends 30]
 """
 
 from __future__ import annotations
@@ -163,15 +163,46 @@ def _print_run(run: dict, errors_by_op: dict) -> None:
         print(f"{name:<16}{o['n']:>7}{''.join(cells)}{err!s:>8}")
 
 
+def compare_backends(bases: list[Path], n: int) -> dict:
+    """Per-analysis time of the server's analysis call on each backend, single-threaded, in this process:
+    the two backends alternate on the same records, so a change of the machine's load hits both alike."""
+    from ecgscope.io import load_record
+    from ecgscope.server.services.analysis import choose_model, run_model
+
+    records = [load_record(b) for b in bases[:n]]
+    model = choose_model(records[0])
+    times: dict[str, list[float]] = {"torch": [], "onnx": []}
+    classify: dict[str, list[float]] = {"torch": [], "onnx": []}
+    for b in times:  # load both analyzers before timing
+        run_model(records[0], model, backend=b, threads=1)
+    for rec in records:
+        for b in times:
+            t0 = time.perf_counter()
+            res = run_model(rec, model, backend=b, threads=1)
+            times[b].append((time.perf_counter() - t0) * 1000)
+            classify[b].append(res["timing_ms"]["classify"])
+    ratio = np.asarray(times["onnx"]) / np.asarray(times["torch"])
+    out = {b: {"analysis": _pct(times[b]), "classify_p50_ms": round(float(np.median(classify[b])), 1)} for b in times}
+    out["onnx_over_torch_paired_median"] = round(float(np.median(ratio)), 3)
+    out["records"] = len(records)
+    out["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"-- backends, {len(records)} records alternating, 1 thread: torch p50 {out['torch']['analysis']['p50_ms']} ms "
+          f"(classify {out['torch']['classify_p50_ms']}), onnx p50 {out['onnx']['analysis']['p50_ms']} ms "
+          f"(classify {out['onnx']['classify_p50_ms']}); onnx/torch paired median {out['onnx_over_torch_paired_median']}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="server worker threads")
-    ap.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="the server's analysis backend")
+    ap.add_argument("--backend", choices=("torch", "onnx"), default="onnx", help="the server's analysis backend")
     ap.add_argument("--sweep", default="", help="also run these client counts first (comma separated)")
     ap.add_argument("--sweep-duration", type=float, default=20.0)
+    ap.add_argument("--compare-backends", type=int, default=0, metavar="N",
+                    help="also time the analysis on torch and onnx, alternating, on N records (in this process)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "server_load.json"))
     args = ap.parse_args()
 
@@ -181,6 +212,7 @@ def main() -> int:
     if not uploads:
         raise SystemExit(f"error: no PTB-XL 500 Hz records under {data / 'ptbxl' / 'records500'}")
     sweep = [int(x) for x in args.sweep.split(",") if x.strip()]
+    backends = compare_backends(bases, args.compare_backends) if args.compare_backends else None
 
     with tempfile.TemporaryDirectory(prefix="ecgscope-load-") as tmp:
         state = Path(tmp)
@@ -231,6 +263,7 @@ def main() -> int:
         "record": "PTB-XL 500 Hz, 10 s, 12 leads (.hea + 2 .dat per upload)",
         **{k: v for k, v in main_run.items()},
         "sweep": runs,
+        "backend_comparison": backends,
         "records_acknowledged": len(acknowledged), "records_not_retrievable": len(missing),
         "analyzed_records_without_analysis": len(no_analysis),
         "goal": {"analyze_p99_ms_below": GOAL_ANALYZE_P99_MS,

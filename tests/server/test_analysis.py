@@ -182,12 +182,14 @@ def test_shared_analyzers_give_the_same_results_under_concurrency(ptbxl_record, 
 
 
 @needs_engine
-def test_onnx_backend_serves_the_same_findings(make_api, ptbxl_upload, rid, api):
-    """``analysis_backend="onnx"``: same model identity, probabilities within 1e-3 of PyTorch's."""
-    torch_res = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice")).json()
-    onnx_api = make_api("onnx", analysis_backend="onnx")
-    rid2 = onnx_api.client.post("/api/v1/records", files=ptbxl_upload, headers=onnx_api.h("alice")).json()["id"]
-    onnx_res = onnx_api.client.post(f"/api/v1/records/{rid2}/analyze", headers=onnx_api.h("alice")).json()
+def test_onnx_and_torch_backends_serve_the_same_findings(make_api, ptbxl_upload, rid, api):
+    """The default backend (ONNX Runtime) and ``analysis_backend="torch"``: same model identity,
+    probabilities within 1e-3."""
+    assert api.settings.analysis_backend == "onnx"
+    onnx_res = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice")).json()
+    torch_api = make_api("torch", analysis_backend="torch")
+    rid2 = torch_api.client.post("/api/v1/records", files=ptbxl_upload, headers=torch_api.h("alice")).json()["id"]
+    torch_res = torch_api.client.post(f"/api/v1/records/{rid2}/analyze", headers=torch_api.h("alice")).json()
     assert onnx_res["model"] == torch_res["model"]
     for a, b in zip(onnx_res["classification"]["labels"], torch_res["classification"]["labels"], strict=True):
         assert a["name"] == b["name"] and abs(a["probability"] - b["probability"]) < 1e-3, (a, b)

@@ -86,12 +86,12 @@ def test_analysis_settings(monkeypatch, tmp_path):
 
     cpus = os.cpu_count() or 2
     s = Settings(state_dir=tmp_path, workers=1)
-    assert s.analysis_backend == "torch" and s.analysis_threads == cpus  # one worker: all the cores
+    assert s.analysis_backend == "onnx" and s.analysis_threads == cpus  # one worker: all the cores
     assert Settings(state_dir=tmp_path, workers=cpus * 2).analysis_threads == 1
-    monkeypatch.setenv("ECGSCOPE_ANALYSIS_BACKEND", "ONNX")
+    monkeypatch.setenv("ECGSCOPE_ANALYSIS_BACKEND", "Torch")
     monkeypatch.setenv("ECGSCOPE_WORKERS", "1")
     env = Settings.from_env(state_dir=tmp_path)
-    assert env.analysis_backend == "onnx" and env.analysis_threads == cpus
+    assert env.analysis_backend == "torch" and env.analysis_threads == cpus
     assert Settings.from_env(state_dir=tmp_path, workers=cpus * 4).analysis_threads == 1  # follows --workers
     with pytest.raises(ECGScopeError, match="analysis_backend"):
         Settings(state_dir=tmp_path, analysis_backend="tensorrt")

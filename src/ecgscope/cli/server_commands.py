@@ -40,7 +40,7 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data folder for --seed-examples.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads for parsing, analysis and reports.")] = None,
     backend: Annotated[str | None, typer.Option(
-        "--backend", help="Where models run: torch or onnx [env ECGSCOPE_ANALYSIS_BACKEND; default torch]; "
+        "--backend", help="Where models run: onnx or torch [env ECGSCOPE_ANALYSIS_BACKEND; default onnx]; "
                           "saliency always runs on torch.")] = None,
 ) -> None:
     """Run the API server and the dashboard."""

@@ -32,6 +32,7 @@ from ecgscope.server.auth import Principal
 from ecgscope.server.context import ServerContext
 from ecgscope.server.db import Analysis, AuditEntry, RecordRow, utcnow
 from ecgscope.server.services.records import get_row, load_stored
+from ecgscope.server.settings import DEFAULT_ANALYSIS_BACKEND
 
 ENGINE_MODULE = "ecgscope.inference"
 
@@ -154,7 +155,7 @@ def plain_json(value: Any) -> Any:
     return value
 
 
-def run_model(record: Record, model: dict, *, backend: str = "torch", threads: int = 1, explain: bool = False,
+def run_model(record: Record, model: dict, *, backend: str = DEFAULT_ANALYSIS_BACKEND, threads: int = 1, explain: bool = False,
               explain_labels: list[str] | None = None) -> dict:
     """Analyze ``record`` with ``model`` (CPU work: call it from the worker pool).
 
