@@ -193,3 +193,25 @@ def test_onnx_and_torch_backends_serve_the_same_findings(make_api, ptbxl_upload,
     assert onnx_res["model"] == torch_res["model"]
     for a, b in zip(onnx_res["classification"]["labels"], torch_res["classification"]["labels"], strict=True):
         assert a["name"] == b["name"] and abs(a["probability"] - b["probability"]) < 1e-3, (a, b)
+
+
+@needs_engine
+def test_the_same_record_analyzed_at_once_twice_keeps_one_analysis(api, rid):
+    """A double click: concurrent analyses of one record with one model all succeed, one result is kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from ecgscope.server.auth import principal_of
+    from ecgscope.server.db import Analysis, User
+    from ecgscope.server.services.analysis import analyze_record
+
+    ctx = api.client.app.state.ctx
+    with ctx.db.session() as s:
+        alice = principal_of(s.scalar(select(User).where(User.username == "alice")))
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: analyze_record(ctx, alice, rid), range(6)))
+    assert len({r["model"]["sha256"] for r in results}) == 1
+    with ctx.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.record_id == rid)) == 1
+    assert api.client.get(f"/api/v1/records/{rid}/analysis", headers=api.h("alice")).status_code == 200

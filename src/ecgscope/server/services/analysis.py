@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ecgscope.errors import ECGScopeError
@@ -155,8 +156,8 @@ def plain_json(value: Any) -> Any:
     return value
 
 
-def run_model(record: Record, model: dict, *, backend: str = DEFAULT_ANALYSIS_BACKEND, threads: int = 1, explain: bool = False,
-              explain_labels: list[str] | None = None) -> dict:
+def run_model(record: Record, model: dict, *, backend: str = DEFAULT_ANALYSIS_BACKEND, threads: int = 1,
+              explain: bool = False, explain_labels: list[str] | None = None) -> dict:
     """Analyze ``record`` with ``model`` (CPU work: call it from the worker pool).
 
     Saliency needs gradients, so an analysis with ``explain`` runs on the PyTorch analyzer whatever
@@ -201,6 +202,20 @@ def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, 
         _set_status(ctx, record_id, "failed", err.message[:500])
         raise
     elapsed_ms = (time.perf_counter() - t0) * 1000
+    audit = {"model": model["name"], "version": str(model["version"]), "explain": explain,
+             "elapsed_ms": round(elapsed_ms, 1)}
+    try:
+        _store_result(ctx, principal, record_id, model, result, audit)
+    except IntegrityError:
+        # the same record analyzed twice at once with one model (a double click): the other request stored
+        # its row between our look-up and our insert; replace it, as a later analysis would
+        _store_result(ctx, principal, record_id, model, result, audit)
+    return result
+
+
+def _store_result(ctx: ServerContext, principal: Principal, record_id: str, model: dict, result: dict,
+                  audit: dict) -> None:
+    """Keep ``result`` as the record's analysis by ``model`` (replacing an older one) and mark the record."""
     with ctx.db.session() as s:
         old = s.scalar(select(Analysis).where(Analysis.record_id == record_id,
                                               Analysis.model_name == model["name"],
@@ -210,15 +225,12 @@ def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, 
             s.flush()
         s.add(Analysis(record_id=record_id, model_name=model["name"], model_version=str(model["version"]),
                        model_sha256=str(model.get("sha256", "")), result=result, created_by=principal.user_id))
-        s.add(AuditEntry(user_id=principal.user_id, action="analyze", record_id=record_id,
-                         detail={"model": model["name"], "version": str(model["version"]),
-                                 "explain": explain, "elapsed_ms": round(elapsed_ms, 1)}))
+        s.add(AuditEntry(user_id=principal.user_id, action="analyze", record_id=record_id, detail=audit))
         row = s.get(RecordRow, record_id)
         if row is not None:
             row.status = "analyzed"
             row.status_detail = None
             row.updated_at = utcnow()
-    return result
 
 
 def latest_analysis(session: Session, record_id: str, model_name: str | None = None,
