@@ -215,3 +215,24 @@ def test_the_same_record_analyzed_at_once_twice_keeps_one_analysis(api, rid):
     with ctx.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Analysis).where(Analysis.record_id == rid)) == 1
     assert api.client.get(f"/api/v1/records/{rid}/analysis", headers=api.h("alice")).status_code == 200
+
+
+@needs_engine
+def test_record_shorter_than_a_window_is_refused_or_padded_on_request(api):
+    """A 3-s strip: 422 naming the problem (the record is marked failed with it), or analyzed with pad_short."""
+    import numpy as np
+
+    t = np.arange(0, 3, 1 / 250)
+    x = np.sin(2 * np.pi * 1.2 * t) ** 63  # a spiky 72-bpm-like trace
+    # no time column, fs given with the upload (a time column would give fs = 249.99999999999977 here)
+    csv = "I\n" + "\n".join(f"{v:.5f}" for v in x)
+    rid = api.client.post("/api/v1/records", files=[("files", ("strip.csv", csv.encode()))], data={"fs": "250"},
+                          headers=api.h("alice")).json()["id"]
+    r = api.client.post(f"/api/v1/records/{rid}/analyze", headers=api.h("alice"))
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "too_short_for_window", r.text
+    row = api.client.get(f"/api/v1/records/{rid}?signal=false", headers=api.h("alice")).json()
+    assert row["status"] == "failed" and "shorter than one model window" in row["status_detail"]
+    r = api.client.post(f"/api/v1/records/{rid}/analyze", json={"pad_short": True}, headers=api.h("alice"))
+    assert r.status_code == 200, r.text
+    assert r.json()["model"]["input"] == "single-lead" and r.json()["input"]["duration_s"] == 3.0
+    assert any("zero-padded from 3.0 s" in w for w in r.json()["warnings"]), r.json()["warnings"]

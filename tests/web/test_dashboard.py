@@ -205,3 +205,22 @@ def test_single_lead_strip_speed_and_queue(page, data_dir):
     assert (width_50 - width_25) / CSS_PX_PER_MM == pytest.approx(trace_mm_25, abs=6)
     assert page.get_by_test_id("queue-item").count() >= 1
     page.screenshot(path="test-artifacts/dashboard-single-lead.png", full_page=True)
+
+
+@pytest.mark.skipif(not ENGINE, reason="ecgscope.inference (the analysis engine) is not installed yet")
+def test_short_record_is_refused_then_analyzed_zero_padded(page, tmp_path):
+    """A 3-s strip is shorter than one model window: the panel says so and offers the zero-padded analysis,
+    whose result carries the padding warning."""
+    t = np.arange(0, 3, 1 / 500)
+    x = np.sin(2 * np.pi * 1.2 * t) ** 63
+    csv = tmp_path / "short-strip.csv"
+    csv.write_text("time,I\n" + "\n".join(f"{a:.3f},{b:.5f}" for a, b in zip(t, x, strict=True)))
+    page.get_by_test_id("file-input").set_input_files([str(csv)])
+    page.get_by_test_id("record-title").filter(has_text="short-strip").wait_for()
+    page.get_by_test_id("analyze-button").click()
+    error = page.get_by_test_id("analysis-error")
+    error.filter(has_text="shorter than one model window").wait_for(timeout=60_000)
+    page.get_by_test_id("pad-button").click()
+    page.get_by_test_id("label-table").wait_for(timeout=60_000)
+    assert "zero-padded from 3.0 s" in page.get_by_test_id("warnings").inner_text()
+    assert page.get_by_test_id("analysis-error").count() == 0

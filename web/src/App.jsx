@@ -61,6 +61,7 @@ export default function App() {
   const [message, setMessage] = useState("");
   const [analysis, setAnalysis] = useState(null);
   const [analysisError, setAnalysisError] = useState("");
+  const [tooShort, setTooShort] = useState(false); // the last analysis was refused: shorter than one window
   const [busy, setBusy] = useState(false);
   const [models, setModels] = useState([]);
   const [model, setModel] = useState("");
@@ -101,6 +102,7 @@ export default function App() {
     setRecord(null);
     setAnalysis(null);
     setAnalysisError("");
+    setTooShort(false);
     setSaliencyLabel("");
     setStart(0);
     if (!selectedId) return;
@@ -125,17 +127,21 @@ export default function App() {
     }
   }
 
-  async function onAnalyze() {
+  async function onAnalyze({ padShort = false } = {}) {
     setBusy(true);
     setAnalysisError("");
+    setTooShort(false);
     try {
-      const result = await api.analyze(selectedId, model, explain);
+      const result = await api.analyze(selectedId, model, explain, padShort);
       setAnalysis(result);
       // with saliency, overlay the first explained label (a positive one, or the most probable)
       setSaliencyLabel(Object.keys(result.saliency?.labels ?? {})[0] ?? "");
       refresh();
     } catch (e) {
-      setAnalysisError(e.message);
+      setAnalysisError(e.code === "too_short_for_window"
+        ? "The record is shorter than one model window (5 s): the model cannot read it as it is." : e.message);
+      setTooShort(e.code === "too_short_for_window");
+      refresh();
     } finally {
       setBusy(false);
     }
@@ -258,7 +264,8 @@ export default function App() {
             )}
           </section>
           {record && (
-            <ResultsPanel analysis={analysis} error={analysisError} busy={busy} models={models} model={model}
+            <ResultsPanel analysis={analysis} error={analysisError} tooShort={tooShort} busy={busy} models={models}
+              model={model}
               onModel={setModel} onAnalyze={onAnalyze} explain={explain} onExplain={setExplain} canWrite={canWrite}
               saliencyLabel={saliencyLabel} onSaliency={setSaliencyLabel} />
           )}

@@ -55,8 +55,9 @@ export const api = {
     return request("/api/v1/records", { method: "POST", body: form });
   },
   deleteRecord: (id) => request(`/api/v1/records/${id}`, { method: "DELETE" }),
-  analyze: (id, model, explain = false) =>
-    request(`/api/v1/records/${id}/analyze`, { method: "POST", body: { model: model || null, explain } }),
+  analyze: (id, model, explain = false, padShort = false) =>
+    request(`/api/v1/records/${id}/analyze`,
+      { method: "POST", body: { model: model || null, explain, pad_short: padShort } }),
   analysis: (id) => request(`/api/v1/records/${id}/analysis`),
   models: () => request("/api/v1/models"),
   reportPdf: (id) => request(`/api/v1/records/${id}/report.pdf`, { raw: true }).then((r) => r.blob()),

@@ -138,6 +138,9 @@ class Analyzer:
                     code="single_lead_to_12_lead_model")
             warnings.append("one lead duplicated into 12 channels for a 12-lead model that was not trained on "
                             "duplicated input: expect lower accuracy")
+        if c.pad_short and record.duration_s < c.window_s:
+            warnings.append(f"record zero-padded from {record.duration_s:.1f} s to one {c.window_s:g}-s model window: "
+                            "the probabilities rest partly on padding")
         if record.unknown_leads:
             warnings.append(f"unknown lead names ignored: {', '.join(record.unknown_leads)}")
         if record.metadata.get("warnings"):

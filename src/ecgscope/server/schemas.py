@@ -92,6 +92,8 @@ class AnalyzeRequest(BaseModel):
     explain: bool = Field(False, description="add per-label saliency to the result (runs on PyTorch: slower)")
     explain_labels: list[str] | None = Field(
         None, description="labels to explain; default the positive labels (or the most probable one)")
+    pad_short: bool = Field(False, description="zero-pad a record shorter than one model window (5 s) instead "
+                                               "of refusing it; the result then rests on padding")
 
 
 class AuditOut(BaseModel):

@@ -97,7 +97,7 @@ function Quality({ analysis }) {
   );
 }
 
-export default function ResultsPanel({ analysis, error, busy, models, model, onModel, onAnalyze, canWrite,
+export default function ResultsPanel({ analysis, error, tooShort, busy, models, model, onModel, onAnalyze, canWrite,
   saliencyLabel, onSaliency, explain, onExplain }) {
   const cls = analysis?.classification;
   const suppressed = cls?.suppressed ?? [];
@@ -119,11 +119,20 @@ export default function ResultsPanel({ analysis, error, busy, models, model, onM
           <input type="checkbox" checked={explain} onChange={(e) => onExplain(e.target.checked)}
             data-testid="explain-toggle" /> saliency
         </label>
-        <button onClick={onAnalyze} disabled={busy || !canWrite} data-testid="analyze-button">
+        <button onClick={() => onAnalyze()} disabled={busy || !canWrite} data-testid="analyze-button">
           {busy ? "Analyzing…" : analysis ? "Re-analyze" : "Analyze"}
         </button>
       </div>
-      {error && <p className="notice" data-testid="analysis-error">{error}</p>}
+      {error && (
+        <p className="notice" data-testid="analysis-error">
+          {error}
+          {tooShort && canWrite && (
+            <button onClick={() => onAnalyze({ padShort: true })} disabled={busy} data-testid="pad-button">
+              Analyze zero-padded to 5 s
+            </button>
+          )}
+        </p>
+      )}
       {analysis && (
         <>
           <p className="model-id" data-testid="model-id">

@@ -36,7 +36,7 @@ def _json(result: dict) -> Response:
 
 def _analyze(ctx: ServerContext, principal: Principal, record_id: str, req: AnalyzeRequest) -> Response:
     return _json(analyze_record(ctx, principal, record_id, model_name=req.model, version=req.version,
-                                explain=req.explain, explain_labels=req.explain_labels))
+                                explain=req.explain, explain_labels=req.explain_labels, pad_short=req.pad_short))
 
 
 @router.post("/{record_id}/analyze", response_model=AnalysisResult,

@@ -117,13 +117,13 @@ def check_explain_labels(model: dict, labels: list[str] | None) -> None:
 # concurrent run(); saliency attaches captum's hooks to a wrapper built per call, never to the shared
 # network, so a concurrent plain analysis does not see them.  The one lazily filled state, the SSM
 # layers' eval-kernel cache, is computed identically by whichever thread gets there first.
-_analyzers: dict[tuple[str, str, int], Any] = {}
+_analyzers: dict[tuple[str, str, int, bool], Any] = {}
 _analyzers_lock = threading.Lock()
 
 
-def _analyzer(name: str, backend: str, threads: int) -> Any:
+def _analyzer(name: str, backend: str, threads: int, pad_short: bool = False) -> Any:
     """The shared analyzer of model ``name`` on ``backend`` (loaded on first use)."""
-    key = (name, backend, threads)
+    key = (name, backend, threads, pad_short)
     with _analyzers_lock:
         if key not in _analyzers:
             import torch  # the delineator and the torch backend run on torch whatever the backend
@@ -134,7 +134,7 @@ def _analyzer(name: str, backend: str, threads: int) -> Any:
             # substitute_lead: a single-lead model given a record without its lead (a 2-lead Holter excerpt)
             # reads the record's best lead instead; the result's warnings say so and the dashboard shows them
             _analyzers[key] = engine().Analyzer.from_pretrained(name, backend=backend, threads=threads,
-                                                                substitute_lead=True)
+                                                                substitute_lead=True, pad_short=pad_short)
         return _analyzers[key]
 
 
@@ -157,14 +157,14 @@ def plain_json(value: Any) -> Any:
 
 
 def run_model(record: Record, model: dict, *, backend: str = DEFAULT_ANALYSIS_BACKEND, threads: int = 1,
-              explain: bool = False, explain_labels: list[str] | None = None) -> dict:
+              explain: bool = False, explain_labels: list[str] | None = None, pad_short: bool = False) -> dict:
     """Analyze ``record`` with ``model`` (CPU work: call it from the worker pool).
 
     Saliency needs gradients, so an analysis with ``explain`` runs on the PyTorch analyzer whatever
-    ``backend`` is.
+    ``backend`` is.  ``pad_short`` zero-pads a record shorter than one model window instead of refusing it.
     """
     check_explain_labels(model, explain_labels)
-    analyzer = _analyzer(model["name"], "torch" if explain else backend, threads)
+    analyzer = _analyzer(model["name"], "torch" if explain else backend, threads, pad_short)
     try:
         result = analyzer.analyze(record, explain=explain, explain_labels=explain_labels or None)
     except ECGScopeError:
@@ -186,7 +186,7 @@ def _set_status(ctx: ServerContext, record_id: str, status: str, detail: str | N
 
 def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, model_name: str | None = None,
                    version: str | None = None, explain: bool = False,
-                   explain_labels: list[str] | None = None) -> dict:
+                   explain_labels: list[str] | None = None, pad_short: bool = False) -> dict:
     """Run the analysis of a visible record and keep its result (one row per record and model version)."""
     with ctx.db.session() as s:
         row = get_row(s, principal, record_id)
@@ -197,13 +197,14 @@ def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, 
     t0 = time.perf_counter()
     try:
         result = run_model(record, model, backend=ctx.settings.analysis_backend,
-                           threads=ctx.settings.analysis_threads, explain=explain, explain_labels=explain_labels)
+                           threads=ctx.settings.analysis_threads, explain=explain, explain_labels=explain_labels,
+                           pad_short=pad_short)
     except ECGScopeError as err:
         _set_status(ctx, record_id, "failed", err.message[:500])
         raise
     elapsed_ms = (time.perf_counter() - t0) * 1000
     audit = {"model": model["name"], "version": str(model["version"]), "explain": explain,
-             "elapsed_ms": round(elapsed_ms, 1)}
+             "pad_short": pad_short, "elapsed_ms": round(elapsed_ms, 1)}
     try:
         _store_result(ctx, principal, record_id, model, result, audit)
     except IntegrityError:
