@@ -41,3 +41,24 @@ def test_eval_cache_follows_new_weights():
         after = a(x)
     assert not torch.allclose(before, after)
     torch.testing.assert_close(after, _train_path(b, x), atol=1e-5, rtol=1e-5)
+
+
+def test_frozen_kernels_for_export_match_and_refuse_other_lengths():
+    import pytest
+
+    torch.manual_seed(2)
+    model = create_model("ssm_tiny", num_classes=5).eval()
+    x = torch.randn(2, 12, 500)
+    with torch.inference_mode():
+        ref = model(x)
+    model.freeze_for_export(500)
+    assert all(hasattr(b.s4d, "frozen_w") for b in model.blocks)
+    assert not any("frozen" in k for k in model.state_dict())  # never saved into a bundle
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), ref, atol=1e-5, rtol=1e-5)
+        with pytest.raises(ValueError, match="frozen for"):
+            model(torch.randn(1, 12, 1000))
+    # training ignores the frozen kernels: gradients still reach the kernel parameters
+    model.train()
+    model(x).sum().backward()
+    assert model.blocks[0].s4d.kernel.log_dt.grad is not None

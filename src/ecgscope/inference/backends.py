@@ -81,6 +81,8 @@ def export_onnx(bundle: str | os.PathLike, out_path: str | os.PathLike, *, opset
 
     model = load_model(bundle).eval()
     c = model.pretrained_cfg.input_contract
+    if hasattr(model, "freeze_for_export"):  # models whose weights generate kernels: fold them for the window
+        model.freeze_for_export(c.window_samples)
     dummy = torch.randn(2, model.in_chans, c.window_samples)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

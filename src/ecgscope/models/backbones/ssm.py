@@ -110,10 +110,29 @@ class S4D(nn.Module):
             self._cache_key = key
         return self._cache_kernel
 
+    def freeze_for_export(self, length: int) -> None:
+        """Store the eval kernel for ``length`` tokens as buffers, for an exported graph of fixed window.
+
+        An export would otherwise trace the kernel's generation (exp, cos, sin over H x N x L) into the
+        graph and recompute it on every call, which costs more than the layer itself at batch 1-2.  The
+        buffers hold the (H, 2L-1) bidirectional kernel and the (L, L) index that expands it to the
+        Toeplitz operator in the graph: a few hundred KB, where the operator itself would be 8 MB a layer.
+        """
+        k_fwd, k_bwd = self._eval_kernel(length).chunk(2, dim=0)
+        self.register_buffer("frozen_w", torch.cat([k_fwd.flip(-1), k_bwd[:, : length - 1]], dim=-1).clone(),
+                             persistent=False)  # (H, 2L-1)
+        offset = torch.arange(length)[None, :] - torch.arange(length)[:, None] + length - 1
+        self.register_buffer("frozen_index", offset, persistent=False)  # (L, L)
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         L = u.shape[-1]
-        k = None if self.training else self._eval_kernel(L)
-        if k is not None and self._cache_op is not None:
+        frozen = getattr(self, "frozen_w", None)
+        k = None if self.training or frozen is not None else self._eval_kernel(L)
+        if frozen is not None and not self.training:
+            if frozen.shape[-1] != 2 * L - 1:
+                raise ValueError(f"this S4D layer was frozen for {(frozen.shape[-1] + 1) // 2} tokens; got {L}")
+            y = torch.bmm(frozen[:, self.frozen_index], u.permute(1, 2, 0)).permute(2, 0, 1)  # (H,L,L)@(H,L,B)
+        elif k is not None and self._cache_op is not None:
             # short inputs: the long convolution as one batched matmul per channel with the cached operator,
             # cheaper than the FFT round trip at a few hundred tokens (and no DFT in an ONNX export)
             y = torch.bmm(self._cache_op, u.permute(1, 2, 0).contiguous()).permute(2, 0, 1)  # (H,L,L)@(H,L,B)
@@ -183,6 +202,13 @@ class SSM(ECGModel):
             out.append(x)
         out[-1] = self.norm(out[-1])
         return out
+
+    def freeze_for_export(self, window_samples: int) -> None:
+        """Fix every S4D kernel for windows of ``window_samples`` (see :meth:`S4D.freeze_for_export`)."""
+        with torch.no_grad():
+            n_tokens = self._tokens(torch.zeros(1, self.in_chans, window_samples)).shape[1]
+        for blk in self.blocks:
+            blk.s4d.freeze_for_export(n_tokens)
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         groups = [list(self.stem.parameters())]
