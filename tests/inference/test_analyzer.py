@@ -211,3 +211,14 @@ def test_unknown_model_and_backend(analyzers):
     with pytest.raises(ValueError, match="valid backends: torch, onnx"):
         Analyzer.from_pretrained(MAIN, backend="tensorrt")
     assert set(LABELS) == set(analyzers(MAIN).labels)
+
+
+def test_onnx_backend_splits_large_batches_across_threads_identically():
+    from ecgscope.inference import load_package
+    from ecgscope.inference.backends import OnnxBackend
+
+    pkg = load_package(MAIN)
+    x = np.random.default_rng(3).normal(size=(40, 12, pkg.meta["contract"]["window_samples"])).astype(np.float32)
+    one, two = OnnxBackend(pkg.path / "model.onnx", threads=1), OnnxBackend(pkg.path / "model.onnx", threads=2)
+    np.testing.assert_array_equal(two.logits(x), one.logits(x))  # 2 chunks of 20 windows, same rows, same order
+    assert two.logits(x[:3]).shape == (3, len(pkg.labels))  # small batches stay on the calling thread
