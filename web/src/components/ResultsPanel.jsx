@@ -147,7 +147,7 @@ export default function ResultsPanel({ analysis, error, tooShort, busy, models, 
               <ul>{(cls.unreliable_reasons ?? []).map((r) => <li key={r}>{r}</li>)}</ul>
             </div>
           ) : (
-            <p className="ok" data-testid="reliability" data-reliable="true">Reliable: signal quality gate passed.</p>
+            <p className="ok" data-testid="reliability" data-reliable="true">Reliable: signal quality gate passed and Poor data quality below its threshold.</p>
           )}
           {warnings.length > 0 && (
             <ul className="notice warnings" data-testid="warnings">
