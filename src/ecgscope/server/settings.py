@@ -18,8 +18,8 @@ DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024**2  # a 10-min 12-lead recording at 500 Hz 
 # bytes of multipart framing (boundaries, part headers) allowed on top of the file bytes
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 ANALYSIS_BACKENDS = ("torch", "onnx")
-# ONNX Runtime: 14 % less time per 10-s 12-lead analysis than PyTorch in the server (paired, interleaved runs;
-# classify 30 vs 54 ms under load; docs/server.md); saliency runs on PyTorch either way
+# ONNX Runtime: 13-17 % less time per 10-s 12-lead analysis than PyTorch in the server (paired, interleaved
+# runs: benchmarks/server_load.py --compare-backends; docs/server.md); saliency runs on PyTorch either way
 DEFAULT_ANALYSIS_BACKEND = "onnx"
 
 
