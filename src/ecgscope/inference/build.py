@@ -30,9 +30,10 @@ from ecgscope.evaluate.metrics import evaluate_multilabel
 from ecgscope.inference.package import ModelPackage, build_package, fit_calibration
 
 
-def _uncalibrated_package(bundle: Path, tmp: Path, labels: tuple[str, ...], input_kind: str) -> ModelPackage:
+def _uncalibrated_package(bundle: Path, tmp: Path, labels: tuple[str, ...], input_kind: str,
+                          contract: dict[str, Any]) -> ModelPackage:
     shutil.copyfile(bundle, tmp / "model.pt")
-    meta = {"name": "uncalibrated", "version": "0", "input": input_kind, "labels": list(labels)}
+    meta = {"name": "uncalibrated", "version": "0", "input": input_kind, "labels": list(labels), "contract": contract}
     return ModelPackage(tmp, meta, None, np.full(len(labels), 0.5), None, "0" * 64, "")
 
 
@@ -52,6 +53,11 @@ def _onnx_agreement(analyzer_torch, onnx_path: Path, dataset: ECGDataset, rows: 
     return float(np.abs(onnx.logits(wins) - analyzer_torch.backend.logits(wins)).max())
 
 
+# where a task's records come from, for the model card's limits
+_SOURCES = {"ptbxl": "PTB-XL, one German hospital system, 1989-1996 devices",
+            "cinc2017": "PhysioNet/CinC Challenge 2017, AliveCor single-lead handheld recordings"}
+
+
 def render_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
     """The model card (markdown) from the package metadata and the calibration/evaluation report."""
     test = report["test"]["evaluation"]
@@ -61,6 +67,8 @@ def render_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
         for r in test["per_label"])
     unscored = "; ".join(f"{u['label']} ({u['reason']})" for u in test["unscorable"]) or "none"
     m = test["macro"]
+    quality_note = ('- "Poor data quality" is learned from weak annotator notes; the signal-quality gate is reported '
+                    'alongside it.\n' if "Poor data quality" in meta["labels"] else "")
     cal_v, cal_t = report["val"]["calibration"], report["test"]["calibration"]
     return f"""# {meta['name']} {meta['version']}
 
@@ -103,11 +111,10 @@ confirm. Not a diagnostic device; not validated for children, for continuous mon
 ## Limits
 
 {meta.get('limits', '')}
-- Trained and tested on a few thousand records from one source (PTB-XL, one German hospital system, 1989-1996
-  devices); performance on other populations and devices is unknown until measured (`ecgscope benchmark`).
+- Trained and tested on a few thousand records from one source ({meta.get('source') or _SOURCES['ptbxl']});
+  performance on other populations and devices is unknown until measured (`ecgscope benchmark`).
 - Labels with few training positives have wide confidence intervals; labels without positives were never learned.
-- "Poor data quality" is learned from weak annotator notes; the signal-quality gate is reported alongside it.
-"""
+{quality_note}"""
 
 
 def calibrate_and_package(
@@ -146,7 +153,8 @@ def calibrate_and_package(
     input_kind = "single-lead" if ckpt["pretrained_cfg"]["input_contract"].get("single_lead") else "12-lead"
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="ecgscope-pkg-") as tmp:
-        analyzer = Analyzer(_uncalibrated_package(bundle, Path(tmp), task.labels, input_kind))
+        analyzer = Analyzer(_uncalibrated_package(bundle, Path(tmp), task.labels, input_kind,
+                                                  ckpt["pretrained_cfg"]["input_contract"]))
         progress(f"probabilities on validation ({len(parts['val'])}) and test ({len(parts['test'])}) records")
         p_val = recording_probabilities(analyzer, ds, parts["val"])
         p_test = recording_probabilities(analyzer, ds, parts["test"])
@@ -175,13 +183,17 @@ def calibrate_and_package(
             diff = _onnx_agreement(analyzer, onnx_path, ds, parts["test"][:32])
             report["onnx"] = {"max_abs_logit_diff": diff, "bytes": onnx_path.stat().st_size}
         cfg = ckpt["pretrained_cfg"]
+        training = ckpt.get("training", {})
+        # a run may override the task's input (``ecgscope train --input '12-lead 10 s'``): describe what was trained
+        input_detail = (training.get("config") or {}).get("input") or task.input
         meta = {
             "name": name, "version": version, "input": input_kind, "labels": list(task.labels), "task": task.name,
             "architecture": ckpt["model"], "strategy": ckpt.get("training", {}).get("strategy"),
-            "contract": cfg["input_contract"], "input_detail": task.input, "description": description,
+            "contract": cfg["input_contract"], "input_detail": input_detail, "description": description,
             "split": {k: list(v) for k, v in task.split.items()},
             "data": task.description, "limits": limits,
-            "training": ckpt.get("training", {}), "metrics": {
+            "source": _SOURCES.get(task.dataset.removesuffix("100"), task.dataset),
+            "training": training, "metrics": {
                 "test_macro_auroc": evaluation.macro["auroc"], "test_macro_auprc": evaluation.macro["auprc"],
                 "test_ece_after": report["test"]["calibration"]["after"]["ece"]},
             "evaluation": report,
