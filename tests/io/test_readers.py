@@ -194,3 +194,19 @@ def test_upload_errors_name_the_upload_not_the_staging_dir(data_dir):
         load_record(truncated, name="upload")
     assert exc.value.code == "truncated_data" and exc.value.source == "upload"
     assert "/tmp" not in str(exc.value)
+
+
+def test_csv_rate_from_float_time_stamps_is_exact():
+    """Time stamps accumulated in floating point give 250 Hz, not 249.99999999999977 (which later code
+    would treat as a different rate)."""
+    t = np.cumsum(np.full(2500, 1 / 250.0)) - 1 / 250.0
+    rows = "\n".join(f"{float(a)!r},{np.sin(7 * a):.4f}" for a in t)
+    rec = load_record(("time_s,II\n" + rows).encode(), format="csv", units="mV")
+    assert rec.fs == 250.0
+
+
+def test_resampling_between_rates_equal_up_to_float_noise_is_identity():
+    from ecgscope.signal.resample import resample_array
+
+    x = np.random.default_rng(0).normal(size=(2, 1000)).astype(np.float32)
+    np.testing.assert_array_equal(resample_array(x, 249.99999999999977, 250.0), x)

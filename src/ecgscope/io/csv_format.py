@@ -167,7 +167,12 @@ def read_csv(
                     source=source,
                     code="bad_time_column",
                 )
-            fs_time = 1.0 / step
+            # the whole span, not one step: float time stamps accumulate rounding error sample by sample;
+            # a rate within 1 ppm of a multiple of 0.001 Hz is that value (250 Hz, not 249.99999999999977)
+            fs_time = (t.size - 1) / float(t[-1] - t[0])
+            snapped = round(fs_time, 3)
+            if abs(fs_time - snapped) <= 1e-6 * fs_time:
+                fs_time = snapped
     rate = fs if fs is not None else fs_file if fs_file is not None else fs_time
     if rate is None:
         raise RecordFormatError(

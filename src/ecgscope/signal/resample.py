@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from functools import lru_cache
 
@@ -39,7 +40,7 @@ def resample_array(x: np.ndarray, fs_in: float, fs_out: float, method: str = "po
     if method not in RESAMPLE_METHODS:
         raise ValueError(f"unknown resample method {method!r}; valid methods: {', '.join(RESAMPLE_METHODS)}")
     x = np.asarray(x)
-    if fs_in == fs_out:
+    if math.isclose(fs_in, fs_out, rel_tol=1e-9):  # equal up to float noise (a rate computed from time stamps)
         return x.astype(np.float32, copy=False)
     n_in = x.shape[-1]
     n_out = int(round(n_in * fs_out / fs_in))
