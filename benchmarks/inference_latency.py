@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import RESULTS, write_results  # benchmarks/ is on sys.path when a script runs
 
 GOALS = {"latency_12lead_ms_onnx": 50.0, "throughput_records_per_s": 200.0, "peak_rss_mb": 500.0}
 
@@ -87,7 +88,7 @@ def main() -> int:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--worker", choices=["torch", "onnx"], help=argparse.SUPPRESS)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "inference_latency.json"))
+    ap.add_argument("--out", default=str(RESULTS / "inference_latency.json"))
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.data_dir, args.repeats)))
@@ -131,12 +132,8 @@ def main() -> int:
     print(f"load average (1 min) before/after: torch {t['load_average_before'][0]:.2f}/"
           f"{t['load_average_after'][0]:.2f}, onnx {o['load_average_before'][0]:.2f}/{o['load_average_after'][0]:.2f}"
           " (2 cores: above ~1 other processes were competing, so wall times are inflated)")
-    payload = {"benchmark": "inference_latency", "command": "python benchmarks/inference_latency.py "
-               + " ".join(sys.argv[1:]), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-               "results": results, "onnx_over_pytorch": ratios, "goals": GOALS, "checks": checks}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results("inference_latency", {"results": results, "onnx_over_pytorch": ratios, "goals": GOALS,
+                                        "checks": checks}, args.out)
     return 0
 
 

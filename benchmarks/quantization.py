@@ -12,16 +12,13 @@ one window on one thread.  The phone-sized artifact is the file a device would s
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, write_results  # benchmarks/ is on sys.path when a script runs
 
 
 def window_ms(onnx_path: Path, windows: np.ndarray, repeats: int = 50) -> float:
@@ -82,7 +79,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--models", default=",".join(m["name"] for m in list_pretrained()))
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "quantization.json"))
+    ap.add_argument("--out", default=str(RESULTS / "quantization.json"))
     args = ap.parse_args()
     results = [run_model(n, args.data_dir) for n in args.models.split(",")]
     print(f"{'model':<22}{'fp32 MB':>9}{'int8 MB':>9}{'fp32 AUROC':>12}{'int8 AUROC':>12}{'cost':>8}"
@@ -93,12 +90,7 @@ def main() -> int:
         print(f"{r['model']:<22}{f['bytes'] / 1e6:>9.2f}{q['bytes'] / 1e6:>9.2f}{f['macro_auroc']:>12.4f}"
               f"{q['macro_auroc']:>12.4f}{r['auroc_cost']:>8.4f}{r['max_abs_prob_diff']:>10.4f}"
               f"{f['window_ms_1_thread']:>9.2f}{q['window_ms_1_thread']:>9.2f}")
-    payload = {"benchmark": "quantization", "command": "python benchmarks/quantization.py " + " ".join(sys.argv[1:]),
-               "machine": platform.machine(), "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()),
-               "results": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results("quantization", {"results": results}, args.out)
     return 0
 
 

@@ -1,0 +1,23 @@
+"""What every benchmark script writes besides its own figures: the machine, its load, the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_results(name: str, payload: dict, out: str | os.PathLike) -> Path:
+    """Write ``payload`` (plus the benchmark's name, command, machine and load) as JSON to ``out``."""
+    record = {"benchmark": name, "command": f"python benchmarks/{name}.py " + " ".join(sys.argv[1:]),
+              "machine": platform.machine(), "cpu_count": os.cpu_count(),
+              "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()], **payload}
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
