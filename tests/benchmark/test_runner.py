@@ -78,6 +78,12 @@ def test_epochs_per_fraction_and_grid_order():
     with pytest.raises(ValueError, match=r"in \(0, 1\]"):
         GridConfig(fractions=[1.5])
     assert GridConfig(device="gpu").epochs == 20 and GridConfig().threads == 1
+    # the CPU budget of the 500-Hz / 250-Hz foundation encoders is smaller, and part of their cells' settings
+    cpu = GridConfig()
+    assert cpu.budget("ecgfm_tiny") == (1, 1) and cpu.budget("ssm_tiny") == (2, 2)
+    assert cpu.result_settings("ecgfm_tiny")["epochs"] == 1 and cpu.result_settings("ssm_tiny")["epochs"] == 2
+    assert GridConfig(device="gpu").budget("ecgfm_tiny") == (20, 10)
+    assert GridConfig(model_budgets={"ssm_tiny": {"epochs": 5}}).budget("ssm_tiny") == (5, 2)
 
 
 def test_grid_runs_resumes_and_reports_on_real_data(ludb_task, data_dir, tmp_path):
@@ -134,5 +140,7 @@ def test_cli_rejects_bad_names_and_fractions(tmp_path, capsys):
     assert main(["benchmark", "--label-fractions", "0.5,2", "--out", str(tmp_path)]) == 2
     assert "--label-fractions must be in (0, 1]" in capsys.readouterr().err
     assert main(["benchmark", "--device", "tpu", "--out", str(tmp_path)]) == 2
+    assert main(["benchmark", "--model-epochs", "ssm_tiny=two", "--out", str(tmp_path)]) == 2
+    assert "MODEL=E or MODEL=E/P" in capsys.readouterr().err
     assert main(["benchmark", "--report-only", "--out", str(tmp_path / "empty")]) == 2
     assert "no cells/ folder" in capsys.readouterr().err

@@ -138,16 +138,17 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
 
 def markdown_report(cells: list[dict[str, Any]], tidy: pd.DataFrame, comp: pd.DataFrame) -> str:
     """The grid as Markdown: settings, macro metrics with CIs, per-label AUROC, unscorable labels, claims."""
-    first = cells[0]
-    s = first["settings"]
+    s = cells[0]["settings"]
     seconds = sum(c["seconds"] for c in cells)
+    budgets = {c["model"]: (c["settings"]["epochs"], c["settings"]["pretrain_epochs"]) for c in cells}
     parts = [
         "# Benchmark grid",
         "",
-        f"{len(cells)} cells; settings: {s['epochs']} epochs at 100 % labels (ceil(E/sqrt f) at fraction f), "
-        f"{s['pretrain_epochs']} self-supervised pretraining epochs per (model, dataset) "
-        f"({'every cell starts from that encoder' if s['pretrain'] else 'no pretraining'}), batch {s['batch_size']}, "
-        f"lr {s['lr']}, accelerator {s['accelerator']}; {seconds / 60:.0f} min of training and scoring in all.",
+        f"{len(cells)} cells; batch {s['batch_size']}, lr {s['lr']}, accelerator {s['accelerator']}, "
+        f"{'every cell starts from its (model, dataset) self-supervised encoder' if s['pretrain'] else 'no pretraining'}"
+        f"; {seconds / 60:.0f} min of training and scoring in all (pretraining not included). Budget per model "
+        "(epochs E at 100 % labels, ceil(E/sqrt f) at fraction f; self-supervised pretraining epochs P): "
+        + ", ".join(f"{m} E={e}, P={p}" for m, (e, p) in budgets.items()) + ".",
         "",
         "Test metrics with percentile-bootstrap 95 % CIs over test records "
         f"({s['n_bootstrap']} replicates). Macro averages are over the scorable labels; F1 uses per-label "

@@ -22,7 +22,11 @@ One torch thread per cell, cells one after another (the machine is shared), batc
 fraction ``f`` trains ``ceil(epochs / sqrt(f))`` epochs: halfway (on a log scale) between equal
 epochs (small fractions would get a handful of optimizer steps) and equal steps (small fractions
 would cost as much as the full set, validation passes included).  ``epochs=2``, ``pretrain_epochs=2``
-on the CPU: 2 / 4 / 7 epochs at 100 / 30 / 10 %.  ``budget_minutes`` stops starting new cells once
+on the CPU: 2 / 4 / 7 epochs at 100 / 30 / 10 %.  The foundation encoders (ECG-FM at 500 Hz, ST-MEM at
+250 Hz) cost about 9x more per window, so their CPU budget (``model_budgets``) is ``epochs=1``,
+``pretrain_epochs=1``: 1 / 2 / 4 epochs.  ``post-train`` splits its epochs 1:3 between the probe and
+the fine-tuning stage with at least one epoch each (:func:`ecgscope.train.strategies.stage_epochs`), so
+at these budgets it gets one probe epoch on top of the fine-tuning epochs ``finetune`` gets.  ``budget_minutes`` stops starting new cells once
 the run has used that much wall time; the next run with the same ``out`` resumes.
 
 On a GPU (``device="gpu"``) the defaults become 20 epochs, 10 pretraining epochs, batch 128, torch's
@@ -55,9 +59,16 @@ from ecgscope.evaluate.calibration import calibration_summary, reliability_curve
 from ecgscope.evaluate.metrics import evaluate_multilabel
 from ecgscope.tasks import get_task
 
+# the foundation encoders' own contracts (ECG-FM 500 Hz x 2500 samples, ST-MEM 250 Hz x 2250) cost ~9x the
+# 100-Hz CNN/SSM backbones per window on a CPU: their CPU budget is one epoch at 100 % labels and one epoch of
+# pretraining (cells at fraction f still get ceil(1 / sqrt f) epochs)
+_CPU_FOUNDATION = {"epochs": 1, "pretrain_epochs": 1}
 DEVICE_PROFILES: dict[str, dict[str, Any]] = {
-    "cpu": {"epochs": 2, "pretrain_epochs": 2, "batch_size": 64, "threads": 1, "accelerator": "cpu"},
-    "gpu": {"epochs": 20, "pretrain_epochs": 10, "batch_size": 128, "threads": None, "accelerator": "gpu"},
+    "cpu": {"epochs": 2, "pretrain_epochs": 2, "batch_size": 64, "threads": 1, "accelerator": "cpu",
+            "model_budgets": {m: dict(_CPU_FOUNDATION) for m in ("ecgfm_tiny", "ecgfm", "stmem_tiny", "stmem_small",
+                                                                  "stmem")}},
+    "gpu": {"epochs": 20, "pretrain_epochs": 10, "batch_size": 128, "threads": None, "accelerator": "gpu",
+            "model_budgets": {}},
 }
 
 # settings that change a cell's result: a resumed run must agree on all of them
@@ -82,6 +93,8 @@ class GridConfig:
     batch_size: int | None = None
     threads: int | None = None
     accelerator: str | None = None
+    # per-model {"epochs": E, "pretrain_epochs": P} replacing the grid's; None = the device profile's
+    model_budgets: dict[str, dict[str, int]] | None = None
     lr: float = 1e-3
     pretrain: bool = True  # False: every cell starts from a random initialisation
     n_bootstrap: int = 1000
@@ -91,7 +104,7 @@ class GridConfig:
         if self.device not in DEVICE_PROFILES:
             raise ValueError(f"unknown device {self.device!r}; valid: {', '.join(DEVICE_PROFILES)}")
         profile = DEVICE_PROFILES[self.device]
-        for key in ("epochs", "pretrain_epochs", "batch_size", "threads", "accelerator"):
+        for key in ("epochs", "pretrain_epochs", "batch_size", "threads", "accelerator", "model_budgets"):
             if getattr(self, key) is None:
                 setattr(self, key, profile[key])
         self.tasks, self.models, self.strategies = tuple(self.tasks), tuple(self.models), tuple(self.strategies)
@@ -101,8 +114,16 @@ class GridConfig:
         if bad:
             raise ValueError(f"label fractions must be in (0, 1], got {bad}")
 
-    def result_settings(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _RESULT_KEYS}
+    def budget(self, model: str) -> tuple[int, int]:
+        """(epochs at 100 % labels, pretraining epochs) of ``model``'s cells."""
+        own = (self.model_budgets or {}).get(model, {})
+        return int(own.get("epochs", self.epochs)), int(own.get("pretrain_epochs", self.pretrain_epochs))
+
+    def result_settings(self, model: str) -> dict[str, Any]:
+        """Settings that determine a cell's result (a resumed run must agree on them)."""
+        settings = {k: getattr(self, k) for k in _RESULT_KEYS}
+        settings["epochs"], settings["pretrain_epochs"] = self.budget(model)
+        return settings
 
 
 def epochs_for_fraction(epochs: int, fraction: float) -> int:
@@ -167,14 +188,15 @@ def _encoder(cfg: GridConfig, task_name: str, model: str, work: Path, log: Calla
     task = get_task(task_name)
     if set(task.split["test"]) & {f for fs in PRETRAIN_SPLIT.values() for f in fs}:
         raise ValueError(f"task {task_name}: its test folds {task.split['test']} overlap the pretraining folds")
-    out = work / "pretrain" / f"{task.dataset}__{model}__e{cfg.pretrain_epochs}"
+    pretrain_epochs = cfg.budget(model)[1]
+    out = work / "pretrain" / f"{task.dataset}__{model}__e{pretrain_epochs}"
     bundle = out / "encoder.pt"
     if bundle.exists():
         return str(bundle)
-    log(f"pretraining {model} on {task.dataset} (folds 1-8, validation 9; {cfg.pretrain_epochs} epochs)")
+    log(f"pretraining {model} on {task.dataset} (folds 1-8, validation 9; {pretrain_epochs} epochs)")
     t0 = time.time()
     res = pretrain(PretrainConfig(model=model, dataset=task.dataset, data_dir=cfg.data_dir, out_dir=str(out),
-                                  epochs=cfg.pretrain_epochs, batch_size=cfg.batch_size, seed=0, progress=False,
+                                  epochs=pretrain_epochs, batch_size=cfg.batch_size, seed=0, progress=False,
                                   accelerator=cfg.accelerator))
     log(f"  encoder {res.bundle} in {time.time() - t0:.0f} s")
     return str(res.bundle)
@@ -207,7 +229,7 @@ def run_cell(cfg: GridConfig, cell: Cell, rows: np.ndarray, n_patients: int, enc
     from ecgscope.train import TrainConfig, train
 
     task = get_task(cell.task)
-    epochs = epochs_for_fraction(cfg.epochs, cell.fraction)
+    epochs = epochs_for_fraction(cfg.budget(cell.model)[0], cell.fraction)
     t0 = time.time()
     res = train(TrainConfig(model=cell.model, strategy=cell.strategy, task=cell.task, out_dir=str(work / cell.id),
                             data_dir=cfg.data_dir, pretrained=encoder, epochs=epochs, batch_size=cfg.batch_size,
@@ -216,7 +238,7 @@ def run_cell(cfg: GridConfig, cell: Cell, rows: np.ndarray, n_patients: int, enc
     val_p, val_y = res.predictions["val"], res.targets["val"]
     test_p, test_y = res.predictions["test"], res.targets["test"]
     record = {
-        **asdict(cell), "cell": cell.id, "settings": cfg.result_settings(), "epochs": epochs,
+        **asdict(cell), "cell": cell.id, "settings": cfg.result_settings(cell.model), "epochs": epochs,
         "pretrained_encoder": encoder is not None, "n_train_records": int(res.metrics["train_records"]),
         "n_train_patients": int(n_patients), "skipped_records": res.metrics["skipped_records"],
         "best": res.metrics["best"], "stages": res.metrics["stages"], "seconds": round(time.time() - t0, 1),
@@ -228,11 +250,12 @@ def run_cell(cfg: GridConfig, cell: Cell, rows: np.ndarray, n_patients: int, enc
     return record, preds
 
 
-def _load_cell(path: Path, cfg: GridConfig) -> dict[str, Any]:
+def _load_cell(path: Path, cfg: GridConfig, model: str) -> dict[str, Any]:
     record = json.loads(path.read_text())
-    if record.get("settings") != json.loads(json.dumps(cfg.result_settings())):
+    expected = json.loads(json.dumps(cfg.result_settings(model)))
+    if record.get("settings") != expected:
         raise ValueError(f"{path} was made with settings {record.get('settings')}, this run uses "
-                         f"{cfg.result_settings()}; use another --out rather than mixing them")
+                         f"{expected}; use another --out rather than mixing them")
     return record
 
 
@@ -257,7 +280,7 @@ def run_grid(cfg: GridConfig, log: Callable[[str], None] = print) -> GridRun:
     for k, cell in enumerate(cells, 1):
         path = cells_dir / f"{cell.id}.json"
         if path.exists():
-            run.results.append(_load_cell(path, cfg))
+            run.results.append(_load_cell(path, cfg, cell.model))
             run.resumed.append(cell.id)
             continue
         elapsed = time.time() - t_start

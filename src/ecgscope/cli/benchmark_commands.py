@@ -43,6 +43,7 @@ def benchmark(
     pretrain_epochs: Annotated[int | None, typer.Option("--pretrain-epochs", help="Self-supervised epochs per (model, dataset).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (cpu default: 1).")] = None,
+    model_epochs: Annotated[list[str] | None, typer.Option("--model-epochs", help="Per-model budget MODEL=E/P (epochs / pretraining epochs), repeatable; replaces the device profile's.")] = None,
     no_pretrain: Annotated[bool, typer.Option("--no-pretrain", help="Start every cell from random weights.")] = False,
     n_bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the test CIs.")] = 1000,
     budget_minutes: Annotated[float | None, typer.Option("--budget-minutes", help="Start no new cell after this much wall time; re-run to resume.")] = None,
@@ -67,16 +68,27 @@ def benchmark(
         if not seed_list or any(s < 0 for s in seed_list):
             typer.echo(f"error: --seeds must be a positive count or a list of seeds, got {seeds!r}", err=True)
             raise typer.Exit(2)
+        budgets = None
+        if model_epochs:
+            budgets = {}
+            for item in model_epochs:
+                name, _, value = item.partition("=")
+                try:
+                    e, _, p = value.partition("/")
+                    budgets[name.strip()] = {"epochs": int(e), **({"pretrain_epochs": int(p)} if p else {})}
+                except ValueError:
+                    typer.echo(f"error: --model-epochs takes MODEL=E or MODEL=E/P, got {item!r}", err=True)
+                    raise typer.Exit(2) from None
         cfg = GridConfig(tasks=_names(tasks, list_tasks(), "task"), models=_names(models, list_models(), "model"),
                          strategies=_names(strategies, list(STRATEGIES), "strategy"), fractions=fractions,
                          seeds=seed_list, out=str(out), work_dir=str(work_dir) if work_dir else None,
                          data_dir=data_dir, device=device, epochs=epochs, pretrain_epochs=pretrain_epochs,
-                         batch_size=batch_size, threads=threads, pretrain=not no_pretrain, n_bootstrap=n_bootstrap,
+                         batch_size=batch_size, threads=threads, model_budgets=budgets, pretrain=not no_pretrain, n_bootstrap=n_bootstrap,
                          budget_minutes=budget_minutes)
         console.print(f"benchmark: {len(cfg.tasks)} task(s) x {len(cfg.models)} model(s) x {len(cfg.strategies)} "
                       f"strategies x {len(cfg.fractions)} fraction(s) x {len(cfg.seeds)} seed(s); device {cfg.device}, "
-                      f"{cfg.epochs} epochs at 100 % labels, {cfg.pretrain_epochs} pretraining epochs, "
-                      f"{cfg.threads or 'default'} thread(s)")
+                      f"{cfg.threads or 'default'} thread(s); epochs at 100 % labels / pretraining epochs: "
+                      + ", ".join(f"{m} {'/'.join(map(str, cfg.budget(m)))}" for m in cfg.models))
         run = run_grid(cfg, log=lambda m: console.print(m, highlight=False))
         console.print(f"{len(run.ran)} cell(s) run, {len(run.resumed)} resumed, {len(run.remaining)} left "
                       f"({run.seconds / 60:.1f} min)")
