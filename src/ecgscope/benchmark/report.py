@@ -136,7 +136,8 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_report(cells: list[dict[str, Any]], tidy: pd.DataFrame, comp: pd.DataFrame) -> str:
+def markdown_report(cells: list[dict[str, Any]], tidy: pd.DataFrame, comp: pd.DataFrame,
+                    missing: list[str] | None = None) -> str:
     """The grid as Markdown: settings, macro metrics with CIs, per-label AUROC, unscorable labels, claims."""
     s = cells[0]["settings"]
     seconds = sum(c["seconds"] for c in cells)
@@ -198,11 +199,19 @@ def markdown_report(cells: list[dict[str, Any]], tidy: pd.DataFrame, comp: pd.Da
                       _md_table(["model", "seed", "claim", "a", "b", "AUROC a", "AUROC b", "a - b [95 % CI]", "verdict"],
                                 [[r.model, r.seed, r.claim, r.a, r.b, f"{r.auroc_a:.3f}", f"{r.auroc_b:.3f}",
                                   _ci(r.difference, r.ci_lo, r.ci_hi), r.verdict] for _, r in tcomp.iterrows()])]
+    if missing:
+        parts += ["", "## Cells of the requested grid that have not run", "",
+                  f"{len(missing)} cell(s) were not run within the time budget (the runner resumes them: run the same "
+                  "`ecgscope benchmark` command again):", "",
+                  *[f"- `{m}`" for m in missing]]
     return "\n".join(parts) + "\n"
 
 
-def write_report(out: str | Path, n_bootstrap: int = 1000) -> list[Path]:
-    """Write ``results.csv``, ``summary.csv``, ``comparisons.csv``, ``results.md`` and ``plots/`` under ``out``."""
+def write_report(out: str | Path, n_bootstrap: int = 1000, expected: list[str] | None = None) -> list[Path]:
+    """Write ``results.csv``, ``summary.csv``, ``comparisons.csv``, ``results.md`` and ``plots/`` under ``out``.
+
+    ``expected`` (cell ids of the requested grid) lists the cells that have not run yet in ``results.md``.
+    """
     from ecgscope.benchmark.plots import write_plots
 
     out = Path(out)
@@ -215,7 +224,9 @@ def write_report(out: str | Path, n_bootstrap: int = 1000) -> list[Path]:
     for name, frame in (("results.csv", tidy), ("summary.csv", summary_table(tidy)), ("comparisons.csv", comp)):
         frame.to_csv(out / name, index=False, float_format="%.4f")
         written.append(out / name)
-    (out / "results.md").write_text(markdown_report(cells, tidy, comp))
+    done = {c["cell"] for c in cells}
+    missing = [m for m in (expected or []) if m not in done]
+    (out / "results.md").write_text(markdown_report(cells, tidy, comp, missing))
     written.append(out / "results.md")
     written += write_plots(out, cells, tidy)
     return written

@@ -50,7 +50,7 @@ def benchmark(
     report_only: Annotated[bool, typer.Option("--report-only", help="Only rewrite tables and plots from OUT/cells.")] = False,
 ) -> None:
     """Run the benchmark grid (resumable) and write the results table (CSV + Markdown) and plots."""
-    from ecgscope.benchmark import GridConfig, run_grid, write_report
+    from ecgscope.benchmark import GridConfig, grid_cells, run_grid, write_report
     from ecgscope.models import list_models
     from ecgscope.tasks import list_tasks
     from ecgscope.train import STRATEGIES
@@ -58,33 +58,34 @@ def benchmark(
     if device not in ("cpu", "gpu"):
         typer.echo(f"error: unknown device {device!r}; valid: cpu, gpu", err=True)
         raise typer.Exit(2)
+    # the grid options are checked in both modes: with --report-only they say which cells have not run yet
+    seed_values = _numbers(seeds, int, "--seeds")
+    seed_list = list(range(1, seed_values[0] + 1)) if len(seed_values) == 1 else seed_values
+    fractions = _numbers(label_fractions, float, "--label-fractions")
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        typer.echo(f"error: --label-fractions must be in (0, 1], got {label_fractions!r}", err=True)
+        raise typer.Exit(2)
+    if not seed_list or any(s < 0 for s in seed_list):
+        typer.echo(f"error: --seeds must be a positive count or a list of seeds, got {seeds!r}", err=True)
+        raise typer.Exit(2)
+    budgets = None
+    if model_epochs:
+        budgets = {}
+        for item in model_epochs:
+            name, _, value = item.partition("=")
+            try:
+                e, _, p = value.partition("/")
+                budgets[name.strip()] = {"epochs": int(e), **({"pretrain_epochs": int(p)} if p else {})}
+            except ValueError:
+                typer.echo(f"error: --model-epochs takes MODEL=E or MODEL=E/P, got {item!r}", err=True)
+                raise typer.Exit(2) from None
+    cfg = GridConfig(tasks=_names(tasks, list_tasks(), "task"), models=_names(models, list_models(), "model"),
+                     strategies=_names(strategies, list(STRATEGIES), "strategy"), fractions=fractions,
+                     seeds=seed_list, out=str(out), work_dir=str(work_dir) if work_dir else None,
+                     data_dir=data_dir, device=device, epochs=epochs, pretrain_epochs=pretrain_epochs,
+                     batch_size=batch_size, threads=threads, model_budgets=budgets, pretrain=not no_pretrain,
+                     n_bootstrap=n_bootstrap, budget_minutes=budget_minutes)
     if not report_only:
-        seed_values = _numbers(seeds, int, "--seeds")
-        seed_list = list(range(1, seed_values[0] + 1)) if len(seed_values) == 1 else seed_values
-        fractions = _numbers(label_fractions, float, "--label-fractions")
-        if not fractions or any(not 0 < f <= 1 for f in fractions):
-            typer.echo(f"error: --label-fractions must be in (0, 1], got {label_fractions!r}", err=True)
-            raise typer.Exit(2)
-        if not seed_list or any(s < 0 for s in seed_list):
-            typer.echo(f"error: --seeds must be a positive count or a list of seeds, got {seeds!r}", err=True)
-            raise typer.Exit(2)
-        budgets = None
-        if model_epochs:
-            budgets = {}
-            for item in model_epochs:
-                name, _, value = item.partition("=")
-                try:
-                    e, _, p = value.partition("/")
-                    budgets[name.strip()] = {"epochs": int(e), **({"pretrain_epochs": int(p)} if p else {})}
-                except ValueError:
-                    typer.echo(f"error: --model-epochs takes MODEL=E or MODEL=E/P, got {item!r}", err=True)
-                    raise typer.Exit(2) from None
-        cfg = GridConfig(tasks=_names(tasks, list_tasks(), "task"), models=_names(models, list_models(), "model"),
-                         strategies=_names(strategies, list(STRATEGIES), "strategy"), fractions=fractions,
-                         seeds=seed_list, out=str(out), work_dir=str(work_dir) if work_dir else None,
-                         data_dir=data_dir, device=device, epochs=epochs, pretrain_epochs=pretrain_epochs,
-                         batch_size=batch_size, threads=threads, model_budgets=budgets, pretrain=not no_pretrain, n_bootstrap=n_bootstrap,
-                         budget_minutes=budget_minutes)
         console.print(f"benchmark: {len(cfg.tasks)} task(s) x {len(cfg.models)} model(s) x {len(cfg.strategies)} "
                       f"strategies x {len(cfg.fractions)} fraction(s) x {len(cfg.seeds)} seed(s); device {cfg.device}, "
                       f"{cfg.threads or 'default'} thread(s); epochs at 100 % labels / pretraining epochs: "
@@ -95,6 +96,6 @@ def benchmark(
     if not (out / "cells").is_dir():
         typer.echo(f"error: {out}: no cells/ folder with benchmark results", err=True)
         raise typer.Exit(2)
-    written = write_report(out)
+    written = write_report(out, expected=[c.id for c in grid_cells(cfg)])
     for p in written:
         console.print(f"wrote {p}")
