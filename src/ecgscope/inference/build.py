@@ -191,7 +191,9 @@ def calibrate_and_package(
             "architecture": ckpt["model"], "strategy": ckpt.get("training", {}).get("strategy"),
             "contract": cfg["input_contract"], "input_detail": input_detail, "description": description,
             "split": {k: list(v) for k, v in task.split.items()},
-            "data": task.description, "limits": limits,
+            "data": task.description + (f" This model was trained on '{input_detail}' input (the task's default is "
+                                        f"'{task.input}')." if input_detail != task.input else ""),
+            "limits": limits,
             "source": _SOURCES.get(task.dataset.removesuffix("100"), task.dataset),
             "training": training, "metrics": {
                 "test_macro_auroc": evaluation.macro["auroc"], "test_macro_auprc": evaluation.macro["auprc"],
