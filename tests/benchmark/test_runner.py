@@ -134,7 +134,7 @@ def test_grid_runs_resumes_and_reports_on_real_data(ludb_task, data_dir, tmp_pat
     # cells of the requested grid that have not run are listed, not silently absent
     write_report(tmp_path / "grid", expected=[c.id for c in grid_cells(more)])
     md = (tmp_path / "grid" / "results.md").read_text()
-    assert "2 cell(s) were not run" in md and f"`{ludb_task.name}__resnet1d_tiny__finetune__f0.1__s1`" in md
+    assert "2 cell(s) were not run (not started yet" in md and f"`{ludb_task.name}__resnet1d_tiny__finetune__f0.1__s1`" in md
 
 
 def test_cli_rejects_bad_names_and_fractions(tmp_path, capsys):

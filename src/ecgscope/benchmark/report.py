@@ -201,8 +201,8 @@ def markdown_report(cells: list[dict[str, Any]], tidy: pd.DataFrame, comp: pd.Da
                                   _ci(r.difference, r.ci_lo, r.ci_hi), r.verdict] for _, r in tcomp.iterrows()])]
     if missing:
         parts += ["", "## Cells of the requested grid that have not run", "",
-                  f"{len(missing)} cell(s) were not run within the time budget (the runner resumes them: run the same "
-                  "`ecgscope benchmark` command again):", "",
+                  f"{len(missing)} cell(s) were not run (not started yet, or stopped by --budget-minutes); the runner "
+                  "resumes them: run the same `ecgscope benchmark` command again:", "",
                   *[f"- `{m}`" for m in missing]]
     return "\n".join(parts) + "\n"
 
