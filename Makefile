@@ -63,8 +63,8 @@ clean-venv:
 MODEL_RUNS ?= runs/shipped
 PRETRAINED := src/ecgscope/inference/pretrained
 MODEL_VERSION := 0.2.0
-SEED_17_12LEAD ?= 0
-SEED_17_1LEAD ?= 0
+SEED_17_12LEAD ?= 1
+SEED_17_1LEAD ?= 1
 SEED_AF_1LEAD ?= 0
 RUN_17_12LEAD := $(MODEL_RUNS)/ecgscope-17-12lead/seed$(SEED_17_12LEAD)
 RUN_17_1LEAD := $(MODEL_RUNS)/ecgscope-17-1lead/seed$(SEED_17_1LEAD)

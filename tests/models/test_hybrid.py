@@ -51,7 +51,7 @@ def test_fit_standardises_and_survives_a_bundle_round_trip(windows, tmp_path):
     model.fit_data(x)
     assert model.is_fitted
     z = model.stats(torch.as_tensor(x)).numpy()
-    varying = model.stats.std.numpy() > 1e-3
+    varying = model.stats.raw(torch.as_tensor(x)).numpy().std(axis=0, ddof=1) > 1e-3
     assert np.allclose(z[:, varying].mean(axis=0), 0.0, atol=1e-3)
     assert np.allclose(z[:, varying].std(axis=0, ddof=1), 1.0, atol=1e-2)
     model.eval()
@@ -93,3 +93,16 @@ def test_onnx_export_matches_torch(windows, tmp_path):
     with torch.no_grad():
         want = model(torch.as_tensor(x[:8])).numpy()
     assert np.abs(got - want).max() <= 1e-4
+
+
+def test_constant_statistics_are_not_amplified(windows):
+    """A copied single lead makes the lead correlations constant: they get scale 1, not 1/1e-3."""
+    torch.manual_seed(0)
+    model = create_model("resnet1d_small_hybrid")
+    one = np.repeat(np.concatenate(list(windows.values()))[:, :1], 12, axis=1)
+    model.fit_data(one)
+    c = model.stats.in_chans
+    pairs = slice(model.stats.PER_LEAD * c, model.stats.PER_LEAD * c + c * (c - 1) // 2)
+    assert torch.all(model.stats.std[pairs] == 1.0)
+    z = model.stats(torch.as_tensor(one) * (1 + 1e-6)).numpy()
+    assert np.abs(z[:, pairs]).max() < 1e-3

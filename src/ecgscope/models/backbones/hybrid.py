@@ -43,6 +43,16 @@ def _moving_mean(x: torch.Tensor, size: int, stride: int = 1) -> torch.Tensor:
     return F.avg_pool1d(x, kernel_size=size, stride=max(1, stride))
 
 
+def constant_safe_std(std: torch.Tensor, floor: float = 1e-3) -> torch.Tensor:
+    """Standardisation scales: 1 for statistics (nearly) constant on the training windows.
+
+    A constant statistic (the lead correlations of a single lead copied into every channel) carries
+    no information; dividing by its tiny spread would blow float rounding (ONNX vs PyTorch) up into
+    the logits.
+    """
+    return torch.where(std < floor, torch.ones_like(std), std)
+
+
 class SignalStatistics(nn.Module):
     """Standardised signal-quality, lead-correlation and rhythm statistics of (B, C, T) windows.
 
@@ -126,7 +136,7 @@ class SignalStatistics(nn.Module):
         """Standardisation constants from training windows (B, C, T)."""
         s = self.raw(x)
         self.mean.copy_(s.mean(dim=0))
-        self.std.copy_(s.std(dim=0).clamp_min(1e-3))
+        self.std.copy_(constant_safe_std(s.std(dim=0)))
         self.fitted.fill_(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
