@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 
@@ -145,13 +146,21 @@ def prepare(
     signals = np.concatenate(chunks, axis=1) if chunks else np.zeros((width, 0), dtype=np.float32)
     kept_arr = np.asarray(kept, dtype=np.int64)
     if use_cache:
-        tmp = folder.with_name(folder.name + ".tmp")
+        # one staging folder per process: two processes preparing the same cache must not share it
+        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         np.save(tmp / "signals.npy", signals)
         (tmp / "meta.json").write_text(json.dumps({"rows": kept, "offsets": offsets, "skipped": skipped}))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)  # atomic: a crash leaves no half-written cache
+        try:
+            if not (folder / "meta.json").exists():  # another process may have finished the same cache first
+                shutil.rmtree(folder, ignore_errors=True)
+                tmp.rename(folder)  # atomic: a crash leaves no half-written cache
+        except OSError:  # lost the race to an identical cache: use the winner's
+            if not (folder / "meta.json").exists():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         signals = np.load(folder / "signals.npy", mmap_mode="r")
     return PreparedSet(
         signals=signals,
