@@ -17,6 +17,17 @@ def _isolated_cache(tmp_path_factory):
     os.environ.setdefault("ECGSCOPE_CACHE_DIR", str(tmp_path_factory.mktemp("ecgscope-cache")))
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (two xdist workers share the machine's cores); restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     try:

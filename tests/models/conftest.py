@@ -16,11 +16,5 @@ def _shared_numba_cache(pytestconfig):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tests run two to a machine under xdist: one torch thread each."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Tests run two to a machine under xdist: one torch thread each (the root conftest's fixture)."""
