@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgscope.errors import MissingInputError
+from ecgscope.onnx_session import cpu_session
 
 BACKENDS = ("torch", "onnx")
 ONNX_INPUT = "windows"
@@ -53,17 +54,11 @@ class OnnxBackend:
     MIN_WINDOWS_PER_THREAD = 16
 
     def __init__(self, onnx_path: str | os.PathLike, threads: int | None = None, batch_size: int = 256):
-        import onnxruntime as ort
-
         p = Path(onnx_path)
         if not p.is_file():
             raise MissingInputError("this model package has no model.onnx; export it with `ecgscope export` "
                                     "or use backend='torch'", source=str(p), code="onnx_missing")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(p)
         self.batch_size = batch_size
         self.threads = max(1, threads or 1)
         self._pool = None
@@ -91,8 +86,9 @@ def export_onnx(bundle: str | os.PathLike, out_path: str | os.PathLike, *, opset
                 quantize: bool = False) -> Path:
     """Export a model bundle to ONNX (dynamic batch), optionally with int8 dynamic quantisation.
 
-    The dynamo exporter comes first (it handles the SSM's FFT convolution through ONNX's DFT operator) and
-    writes one self-contained file; the classic TorchScript exporter is the fallback.
+    Models that generate their weights (the SSM's S4D kernels) are first frozen for the contract's window
+    (``freeze_for_export``).  The dynamo exporter comes first and writes one self-contained file; the
+    classic TorchScript exporter is the fallback.
     """
     import torch
 

@@ -26,21 +26,13 @@ import json
 import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecgscope.signal.delineator_runtime import (  # noqa: F401  (re-exported: the training script's inputs)
-    CLASSES,
-    MODEL_FS,
-    WEIGHTS_FILE,
-    context_channel,
-    delineator_input,
-    normalize_leads,
-)
+from ecgscope.signal.delineator_runtime import CLASSES, MODEL_FS, shipped_weights
 
 
 @dataclass(frozen=True)
@@ -147,12 +139,7 @@ def save_delineator(model: DelineatorUNet, path: str, training: dict) -> None:
 def load_delineator(path: str | None = None) -> tuple[DelineatorUNet, dict]:
     """The shipped (or given) weights as an inference model with BatchNorm folded, and its metadata
     (cached: one load per path and process)."""
-    if path is None:
-        ref = resources.files("ecgscope.signal") / "weights" / WEIGHTS_FILE
-        with resources.as_file(ref) as p:
-            blob = torch.load(p, map_location="cpu", weights_only=True)
-    else:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = torch.load(shipped_weights() if path is None else path, map_location="cpu", weights_only=True)
     meta = json.loads(blob["meta"])
     cfg = meta["config"]
     cfg["channels"] = tuple(cfg["channels"])
@@ -160,11 +147,6 @@ def load_delineator(path: str | None = None) -> tuple[DelineatorUNet, dict]:
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
     return fuse_batchnorm(model), meta
 
-
-@lru_cache(maxsize=1)
-def shipped_delineator() -> tuple[DelineatorUNet, dict]:
-    """The packaged model, loaded once per process."""
-    return load_delineator()
 
 
 def export_delineator_onnx(pt_path: str | None = None, onnx_path: str | None = None) -> str:
@@ -174,8 +156,6 @@ def export_delineator_onnx(pt_path: str | None = None, onnx_path: str | None = N
     gives the PyTorch model's logits to ~1e-5.  The shipped ``delineator_unet.onnx`` was written by
     ``python -c "from ecgscope.signal.delineator_net import export_delineator_onnx as e; e()"``.
     """
-    from ecgscope.signal.delineator_runtime import shipped_weights
-
     src = shipped_weights() if pt_path is None else Path(pt_path)
     dst = Path(onnx_path) if onnx_path else src.with_suffix(".onnx")
     model, _ = load_delineator(None if pt_path is None else str(pt_path))

@@ -20,25 +20,18 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import butter
+from scipy.special import softmax
 
-from ecgscope.signal.filters import sosfiltfilt
+from ecgscope.onnx_session import cpu_session
+from ecgscope.signal.filters import remove_baseline
 from ecgscope.signal.resample import resample_array
 
 MODEL_FS = 250.0
 CLASSES = ("background", "P", "QRS", "T")
 WEIGHTS_FILE = "delineator_unet.pt"
-ONNX_FILE = "delineator_unet.onnx"
 RUNTIMES = ("auto", "onnx", "torch")
 _CLIP = 8.0
 _MIN_SCALE_MV = 0.05
-
-
-@lru_cache(maxsize=1)
-def _baseline_sos() -> np.ndarray:
-    # the same 2nd-order 0.5 Hz high-pass as filters.remove_baseline, designed once: a design costs
-    # about 1 ms, a twentieth of the whole delineation budget
-    return butter(2, 0.5 / (MODEL_FS / 2.0), btype="highpass", output="sos")
 
 
 def normalize_leads(x: np.ndarray, fs: float) -> np.ndarray:
@@ -48,7 +41,7 @@ def normalize_leads(x: np.ndarray, fs: float) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if fs != MODEL_FS:
         x = resample_array(x, fs, MODEL_FS)
-    x = sosfiltfilt(_baseline_sos(), x, axis=-1, padlen=min(15, x.shape[-1] - 1)).astype(np.float32)
+    x = remove_baseline(x, MODEL_FS, "highpass", 0.5)
     scale = np.maximum(np.percentile(np.abs(x), 99, axis=-1, keepdims=True), _MIN_SCALE_MV)
     return np.clip(x / scale, -_CLIP, _CLIP).astype(np.float32)
 
@@ -66,34 +59,22 @@ def delineator_input(x: np.ndarray, fs: float, live: np.ndarray | None = None) -
     return np.ascontiguousarray(np.stack([xn, ctx], axis=1))
 
 
-def _softmax(logits: np.ndarray, axis: int) -> np.ndarray:
-    z = logits - logits.max(axis=axis, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=axis, keepdims=True)
-    return z
-
-
 class OnnxDelineator:
-    """ONNX Runtime session on an exported delineator graph: (L, 2, T) -> (L, 4, T) probabilities."""
+    """ONNX Runtime session on an exported delineator graph: (L, 2, T) -> (L, 4, T) probabilities.
+
+    Single-threaded: the delineator is one step of a pipeline that callers parallelise over records.
+    """
 
     engine = "onnx"
 
-    def __init__(self, path: str | os.PathLike, threads: int = 1):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        # one thread by default: the delineator is one step of a pipeline that callers parallelise
-        # over records; a thread pool per call costs more than it saves on a 12 x 2500 input
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    def __init__(self, path: str | os.PathLike):
         self.path = str(path)
-        self.session = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(self.path)
         self._input = self.session.get_inputs()[0].name
 
     def __call__(self, inp: np.ndarray) -> np.ndarray:
         (logits,) = self.session.run(None, {self._input: np.ascontiguousarray(inp, dtype=np.float32)})
-        return _softmax(logits, axis=1)
+        return softmax(logits, axis=1)
 
 
 class TorchDelineator:

@@ -37,14 +37,13 @@ array, never an exception.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.signal import butter, find_peaks
+from scipy.signal import find_peaks
 
 from ecgscope.record import Record
-from ecgscope.signal.filters import sosfiltfilt
+from ecgscope.signal.filters import butter_sos, sosfiltfilt
 
 PEAK_METHODS = ("ecgscope", "neurokit")
 
@@ -75,16 +74,10 @@ def _as_array(signal: Record | np.ndarray, fs: float | None) -> tuple[np.ndarray
     return x, fs, None
 
 
-@lru_cache(maxsize=32)
-def _bandpass_sos(fs: float, low: float, high: float, order: int) -> np.ndarray:
-    nyq = fs / 2.0
-    return butter(order, [low / nyq, min(high, 0.9 * nyq) / nyq], btype="bandpass", output="sos")
-
-
 def _sos_filter(x: np.ndarray, fs: float, low: float, high: float, order: int = 2) -> np.ndarray:
-    # the design is cached: designing costs more than filtering a 5-s window
     padlen = min(x.shape[-1] - 1, int(fs))
-    return sosfiltfilt(_bandpass_sos(float(fs), low, high, order), x, axis=-1, padlen=padlen)
+    sos = butter_sos(order, (float(low), float(min(high, 0.9 * (fs / 2.0)))), "bandpass", float(fs))
+    return sosfiltfilt(sos, x, axis=-1, padlen=padlen)
 
 
 def _running_level(env: np.ndarray, fs: float) -> np.ndarray:

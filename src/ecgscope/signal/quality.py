@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import sosfilt, sosfilt_zi
 
 from ecgscope.record import Record
+from ecgscope.signal.filters import butter_sos
 
 _PENALTY = {"flatline": 1.0, "lead off": 1.0, "saturation": 0.6, "high-frequency noise": 0.3, "baseline wander": 0.3,
             "artifact": 0.6}
@@ -126,11 +127,11 @@ def _design(fs: float, low: float | None, high: float | None, order: int) -> tup
     if high is not None and high >= 0.95 * nyq:
         high = None
     if low is not None and high is not None:
-        sos = butter(order, [low / nyq, high / nyq], btype="bandpass", output="sos")
+        sos = butter_sos(order, (float(low), float(high)), "bandpass", fs)
     elif low is not None:
-        sos = butter(order, low / nyq, btype="highpass", output="sos")
+        sos = butter_sos(order, float(low), "highpass", fs)
     elif high is not None:
-        sos = butter(order, high / nyq, btype="lowpass", output="sos")
+        sos = butter_sos(order, float(high), "lowpass", fs)
     else:
         return None
     return sos, sosfilt_zi(sos)

@@ -43,14 +43,12 @@ import torch.nn.functional as F
 
 from ecgscope.datasets import open_dataset, split_indices
 from ecgscope.signal.delineator_net import (
-    MODEL_FS,
     DelineatorConfig,
     DelineatorUNet,
-    context_channel,
     export_delineator_onnx,
-    normalize_leads,
     save_delineator,
 )
+from ecgscope.signal.delineator_runtime import MODEL_FS, context_channel, normalize_leads
 
 WAVE_CLASS = {"P": 1, "QRS": 2, "T": 3}
 IGNORE = -1
