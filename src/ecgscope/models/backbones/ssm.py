@@ -76,6 +76,19 @@ class S4DKernel(nn.Module):
                       - torch.einsum("hn,hnl->hl", cp_im, mag * torch.sin(phase)))  # (H, L)
 
 
+def _toeplitz_parts(k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bidirectional (2H, L) kernel as an (H, 2L-1) weight row and the (L, L) index with which
+    ``w[:, index]`` is the (H, L, L) Toeplitz operator of the long convolution.
+
+    y[t] = sum_s k_fwd[s] u[t-s] + sum_{s>=1} k_bwd[s-1] u[t+s]: the weight of u[t'] sits at offset t'-t.
+    """
+    L = k.shape[-1]
+    k_fwd, k_bwd = k.chunk(2, dim=0)
+    w = torch.cat([k_fwd.flip(-1), k_bwd[:, : L - 1]], dim=-1)  # (H, 2L-1), offsets -(L-1)..L-1
+    index = torch.arange(L)[None, :] - torch.arange(L)[:, None] + L - 1  # (L, L)
+    return w, index
+
+
 class S4D(nn.Module):
     """Bidirectional S4D layer on (B, H, L): long convolution + skip, GELU, gated output."""
 
@@ -102,10 +115,7 @@ class S4D(nn.Module):
                 self._cache_kernel = k
                 self._cache_op = None
                 if L <= self.TOEPLITZ_MAX_LEN:
-                    k_fwd, k_bwd = k.chunk(2, dim=0)
-                    # y[t] = sum_s k_fwd[s] u[t-s] + sum_{s>=1} k_bwd[s-1] u[t+s]: weight of u[t'] at t'-t
-                    w = torch.cat([k_fwd.flip(-1), k_bwd[:, : L - 1]], dim=-1)  # (H, 2L-1), offsets -(L-1)..L-1
-                    offset = torch.arange(L)[None, :] - torch.arange(L)[:, None] + L - 1  # (L, L)
+                    w, offset = _toeplitz_parts(k)
                     self._cache_op = w[:, offset].clone()  # (H, L, L)
             self._cache_key = key
         return self._cache_kernel
@@ -118,10 +128,8 @@ class S4D(nn.Module):
         buffers hold the (H, 2L-1) bidirectional kernel and the (L, L) index that expands it to the
         Toeplitz operator in the graph: a few hundred KB, where the operator itself would be 8 MB a layer.
         """
-        k_fwd, k_bwd = self._eval_kernel(length).chunk(2, dim=0)
-        self.register_buffer("frozen_w", torch.cat([k_fwd.flip(-1), k_bwd[:, : length - 1]], dim=-1).clone(),
-                             persistent=False)  # (H, 2L-1)
-        offset = torch.arange(length)[None, :] - torch.arange(length)[:, None] + length - 1
+        w, offset = _toeplitz_parts(self._eval_kernel(length))
+        self.register_buffer("frozen_w", w.clone(), persistent=False)  # (H, 2L-1)
         self.register_buffer("frozen_index", offset, persistent=False)  # (L, L)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
