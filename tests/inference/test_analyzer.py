@@ -6,13 +6,14 @@ import jsonschema
 import numpy as np
 import pytest
 
-from conftest import SHIPPED  # noqa: I001
 from ecgscope.errors import ContractError, ECGScopeError, RecordValidationError
 from ecgscope.inference import load_json_schema
+from ecgscope.inference.package import list_package_names
 from ecgscope.io import load_record
 from ecgscope.labels import LABELS
 from ecgscope.record import Record
 
+SHIPPED = list_package_names()
 MAIN = "ecgscope-17-12lead"
 WEARABLE = "ecgscope-17-1lead"
 REAL = {
@@ -73,6 +74,16 @@ def test_cli_analyze_auto_gives_valid_json_for_every_dataset(data_dir, tmp_path,
     d = json.loads(capsys.readouterr().out)
     _validate(d)
     assert d["input"]["source"] == f"{dataset}.hea"
+
+
+@pytest.mark.parametrize("option", [["--backend", "tensorrt"], ["--model", "ecgscope-42"]])
+def test_cli_analyze_unknown_backend_or_model_is_a_clear_error(data_dir, capsys, option):
+    from ecgscope.cli import main
+
+    assert main(["analyze", str(data_dir / "cinc2017" / "A00006.hea"), *option]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert ("valid: torch, onnx" in err) if option[0] == "--backend" else ("shipped models: " in err)
 
 
 def test_single_lead_model_refuses_missing_lead_i_without_substitution(analyzers, data_dir):

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import numpy as np
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -45,3 +46,10 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     return t
+
+
+def check_name(name: str, valid: list[str] | tuple[str, ...], what: str) -> None:
+    """Exit 2 with the valid names when ``name`` is not one of them (an unknown model, backend, ...)."""
+    if name not in valid:
+        typer.echo(f"error: unknown {what} {name!r}; valid: {', '.join(valid)}", err=True)
+        raise typer.Exit(2)

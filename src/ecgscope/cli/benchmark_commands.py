@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ecgscope.cli import app
-from ecgscope.cli._output import console
+from ecgscope.cli._output import check_name, console
 
 
 def _names(value: str, valid: list[str], what: str) -> list[str]:
@@ -55,9 +55,7 @@ def benchmark(
     from ecgscope.tasks import list_tasks
     from ecgscope.train import STRATEGIES
 
-    if device not in ("cpu", "gpu"):
-        typer.echo(f"error: unknown device {device!r}; valid: cpu, gpu", err=True)
-        raise typer.Exit(2)
+    check_name(device, ("cpu", "gpu"), "device")
     # the grid options are checked in both modes: with --report-only they say which cells have not run yet
     seed_values = _numbers(seeds, int, "--seeds")
     seed_list = list(range(1, seed_values[0] + 1)) if len(seed_values) == 1 else seed_values

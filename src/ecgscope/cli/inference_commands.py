@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ecgscope.cli import app
-from ecgscope.cli._output import console, print_json, table
+from ecgscope.cli._output import check_name, console, print_json, table
 from ecgscope.errors import ECGScopeError
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Shipped model name or a model package directory.")]
@@ -55,9 +55,10 @@ def analyze(
     fs: Annotated[float | None, typer.Option("--fs", help="Sampling rate for files that do not state it.")] = None,
 ) -> None:
     """Classify and analyse ECG records: findings with calibrated probabilities, intervals, HRV, quality."""
-    from ecgscope.inference import Analyzer, choose_model
+    from ecgscope.inference import BACKENDS, Analyzer, choose_model
     from ecgscope.io import load_record
 
+    check_name(backend, BACKENDS, "backend")
     analyzers: dict[str, Analyzer] = {}
 
     def analyzer_for(rec) -> Analyzer:

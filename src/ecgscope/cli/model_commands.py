@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ecgscope.cli import app
-from ecgscope.cli._output import console, print_json, table
+from ecgscope.cli._output import check_name, console, print_json, table
 
 DataDirOption = Annotated[
     str | None, typer.Option("--data-dir", help="Data directory (default: $ECGSCOPE_DATA_DIR or ../shared/data).")
@@ -17,12 +17,6 @@ DevicesOption = Annotated[int, typer.Option("--devices", help="Devices (GPUs or 
 NodesOption = Annotated[int, typer.Option("--num-nodes", help="Nodes for multi-node DDP.")]
 AcceleratorOption = Annotated[str, typer.Option("--accelerator", help="auto, cpu, gpu...")]
 ThreadsOption = Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's).")]
-
-
-def _check(name: str, valid: list[str], what: str) -> None:
-    if name not in valid:
-        typer.echo(f"error: unknown {what} {name!r}; valid: {', '.join(valid)}", err=True)
-        raise typer.Exit(2)
 
 
 @app.command()
@@ -95,13 +89,13 @@ def train(
     from ecgscope.train import STRATEGIES, TrainConfig
     from ecgscope.train import train as run_train
 
-    _check(model, list_models(), "model")
-    _check(strategy, list(STRATEGIES), "strategy")
-    _check(task, list_tasks(), "task")
+    check_name(model, list_models(), "model")
+    check_name(strategy, list(STRATEGIES), "strategy")
+    check_name(task, list_tasks(), "task")
     if head is not None:
-        _check(head, list(HEADS), "head")
+        check_name(head, list(HEADS), "head")
     if input_name is not None:
-        _check(input_name, list(INPUTS), "input")
+        check_name(input_name, list(INPUTS), "input")
     if threads:
         torch.set_num_threads(threads)
     cfg = TrainConfig(model=model, strategy=strategy, task=task, out_dir=str(out), data_dir=data_dir,
@@ -157,11 +151,11 @@ def pretrain(
     from ecgscope.train import OBJECTIVES, PretrainConfig
     from ecgscope.train import pretrain as run_pretrain
 
-    _check(model, list_models(), "model")
-    _check(dataset, [*DATASETS, "challenge"], "dataset")
+    check_name(model, list_models(), "model")
+    check_name(dataset, [*DATASETS, "challenge"], "dataset")
     objectives = tuple(objective or OBJECTIVES)
     for o in objectives:
-        _check(o, list(OBJECTIVES), "objective")
+        check_name(o, list(OBJECTIVES), "objective")
     if threads:
         torch.set_num_threads(threads)
     cfg = PretrainConfig(model=model, dataset=dataset, root=root, data_dir=data_dir, objectives=objectives,
