@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from ecgscope.inference import Analyzer
-from ecgscope.inference.package import list_package_names
-
-SHIPPED = list_package_names()
 
 
 @pytest.fixture(scope="session")

@@ -126,11 +126,9 @@ def _analyzer(name: str, backend: str, threads: int, pad_short: bool = False) ->
     key = (name, backend, threads, pad_short)
     with _analyzers_lock:
         if key not in _analyzers:
-            import torch  # the delineator and the torch backend run on torch whatever the backend
-
-            # process-wide: each of the pool's workers gets its share of the cores, so concurrent
-            # analyses do not oversubscribe them
-            torch.set_num_threads(threads)
+            # threads: each of the pool's workers gets its share of the cores, so concurrent analyses do not
+            # oversubscribe them (the torch backend sets torch's thread count from it; the ONNX backend and the
+            # ONNX delineator never import torch)
             # substitute_lead: a single-lead model given a record without its lead (a 2-lead Holter excerpt)
             # reads the record's best lead instead; the result's warnings say so and the dashboard shows them
             _analyzers[key] = engine().Analyzer.from_pretrained(name, backend=backend, threads=threads,
