@@ -40,7 +40,7 @@ from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
 from ecgscope.io import load_record
 from ecgscope.labels import MAX_AGGREGATED
 from ecgscope.record import Record
-from ecgscope.signal import ecg_delineate, ecg_hrv, ecg_measurements, ecg_quality
+from ecgscope.signal import FIDUCIALS, ecg_delineate, ecg_hrv, ecg_measurements, ecg_quality
 from ecgscope.signal.contract import InputContract, ModelInput, Preprocessor
 
 _MS = 1000.0
@@ -188,7 +188,8 @@ class Analyzer:
         t0 = time.perf_counter()
         delin = ecg_delineate(record, method=self.delineation, quality=quality)
         meas = ecg_measurements(record, delin, qtc_formula=self.qtc_formula)
-        r_ms = np.array([b["r_peak"] for b in delin.beat_dicts() if b["r_peak"] is not None], dtype=np.float64)
+        r_ms = np.round(delin.table()[:, FIDUCIALS.index("r_peak")], 1)  # as the JSON gives them
+        r_ms = r_ms[np.isfinite(r_ms)]
         hrv = ecg_hrv(np.round(r_ms / _MS * record.fs).astype(np.int64), record.fs)
         rr = np.diff(r_ms)
         hr = meas.get("heart_rate_bpm")
