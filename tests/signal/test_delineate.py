@@ -129,7 +129,7 @@ def test_single_lead_5s_window_and_other_rates(ludb, test_rows):
 
 @pytest.mark.parametrize("n_samples", [2500, 1251, 517])
 def test_onnx_and_torch_runtimes_agree(n_samples):
-    """The shipped ONNX graph is the PyTorch model: same probabilities at any length and lead count."""
+    """The shipped ONNX graph is the PyTorch model: same logits at any length and lead count."""
     from ecgscope.signal.delineator_runtime import delineator_runtime
 
     rng = np.random.default_rng(n_samples)
@@ -137,6 +137,41 @@ def test_onnx_and_torch_runtimes_agree(n_samples):
     a, b = delineator_runtime("onnx")(inp), delineator_runtime("torch")(inp)
     assert a.shape == b.shape == (3, 4, n_samples)
     assert np.abs(a - b).max() < 1e-4
+
+
+def test_a_one_dimensional_onnx_graph_still_runs(tmp_path):
+    """Graphs exported before the 2-D form (input (L, 2, T)) give the same logits as the shipped one."""
+    import warnings
+
+    import torch
+
+    from ecgscope.signal.delineator_net import load_delineator
+    from ecgscope.signal.delineator_runtime import OnnxDelineator, delineator_runtime
+
+    model, _ = load_delineator()
+    path = tmp_path / "delineator_1d.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(2, 2, 2500),), str(path), dynamo=False, input_names=["x"],
+                          output_names=["logits"], dynamic_axes={"x": {0: "l", 2: "t"}, "logits": {0: "l", 2: "t"}},
+                          opset_version=17)
+    inp = np.random.default_rng(0).normal(size=(4, 2, 1000)).astype(np.float32)
+    old, shipped = OnnxDelineator(path), delineator_runtime("onnx")
+    assert not old._two_d and shipped._two_d
+    assert np.abs(old(inp) - shipped(inp)).max() < 1e-4
+
+
+def test_sample_classes_match_argmax_and_softmax():
+    from scipy.special import softmax
+
+    from ecgscope.signal.delineator_runtime import sample_classes
+
+    logits = np.random.default_rng(1).normal(scale=4, size=(5, 4, 300)).astype(np.float32)
+    logits[0, 2, :10] = logits[0, 1, :10]  # ties go to the lower class, as argmax does
+    labels, mean_prob = sample_classes(logits)
+    assert labels.dtype == np.int8
+    np.testing.assert_array_equal(labels, logits.argmax(axis=1))
+    np.testing.assert_allclose(mean_prob, softmax(logits, axis=1).mean(axis=0), atol=1e-6)
 
 
 def test_runtimes_delineate_a_real_record_alike(ptbxl_record):

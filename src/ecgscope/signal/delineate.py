@@ -322,14 +322,13 @@ def _global_beats(tables: np.ndarray, amp: np.ndarray, min_frac: float = 0.5,
 # ---------------------------------------------------------------------------------------------- methods
 def _learned(record: Record, usable: np.ndarray, model_path: str | None = None,
              runtime: str = "auto") -> tuple[np.ndarray, dict, list]:
-    from ecgscope.signal.delineator_runtime import MODEL_FS, delineator_input, delineator_runtime
+    from ecgscope.signal.delineator_runtime import MODEL_FS, delineator_input, delineator_runtime, sample_classes
 
     use_idx = np.flatnonzero(usable)
     x = record.signal[use_idx]
     inp = delineator_input(x, record.fs)  # (L_use, 2, T)
-    prob = delineator_runtime(runtime, model_path)(inp)  # (L_use, 4, T)
-    labels = prob.argmax(axis=1)  # (L_use, T)
-    mean_prob = prob.mean(axis=0)  # (4, T)
+    logits = delineator_runtime(runtime, model_path)(inp)  # (L_use, 4, T)
+    labels, mean_prob = sample_classes(logits)  # (L_use, T), (4, T)
     _, ga, gb = _runs_2d((mean_prob.argmax(axis=0) == 2)[None], max(1, int(round(_MIN_RUN_S[2] * MODEL_FS))))
     beat_qrs = np.stack([ga, gb], axis=1)
     tables, amp = _lead_tables(labels, x, record.fs / MODEL_FS, beat_qrs, MODEL_FS)

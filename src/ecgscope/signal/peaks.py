@@ -135,6 +135,14 @@ def _interp_rows(n: int, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(t, xp, row) for row in fp])
 
 
+def _median_of(values: list) -> float:
+    """``np.median`` of a short list (the same value), without NumPy's per-call overhead: the beat
+    loops below take one per candidate peak."""
+    v = sorted(values)
+    n = len(v)
+    return float(v[n // 2]) if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
 def _select(fused: np.ndarray, fs: float, threshold: float) -> np.ndarray:
     """Accept candidate peaks of the normalised fused envelope as beats."""
     min_rr = max(1, int(_MIN_RR_S * fs))
@@ -145,22 +153,22 @@ def _select(fused: np.ndarray, fs: float, threshold: float) -> np.ndarray:
     accepted: list[int] = []
     acc_h: list[float] = []
     t_wave_s = int(0.36 * fs)
-    for c, hc in zip(cand, h, strict=True):
-        ref = np.median(acc_h[-8:]) if acc_h else 1.0
+    for c, hc in zip(cand.tolist(), h.tolist(), strict=True):
+        ref = _median_of(acc_h[-8:]) if acc_h else 1.0
         thr = threshold * min(1.0, max(ref, 0.5))
         if hc < thr:
             continue
         if accepted and c - accepted[-1] < t_wave_s and hc < 0.5 * acc_h[-1]:
             continue
-        accepted.append(int(c))
-        acc_h.append(float(hc))
+        accepted.append(c)
+        acc_h.append(hc)
     beats = np.asarray(accepted, dtype=np.int64)
     # search-back: long gaps are re-scanned at half the threshold
     if beats.size >= 3:
         extra = []
-        rr = np.diff(beats)
+        rr = np.diff(beats).tolist()
         for k in range(len(rr)):
-            recent = np.median(rr[max(0, k - 8): k + 1])
+            recent = _median_of(rr[max(0, k - 8): k + 1])
             if rr[k] > 1.5 * recent:
                 a = beats[k] + t_wave_s
                 inside = (cand > beats[k] + min_rr) & (cand < beats[k + 1] - min_rr)
@@ -219,11 +227,19 @@ def _refine(x: np.ndarray, fs: float, beats: np.ndarray, weights: np.ndarray) ->
     n = x.shape[-1]
     lead_of = np.argmax(weights[:, beats], axis=0)
     out = np.empty_like(beats)
-    for k, (b, li) in enumerate(zip(beats, lead_of, strict=True)):
+    # beats whose ±3 half-widths fit inside the record: all at once (baseline median, argmax)
+    inner = (beats >= 3 * half) & (beats + 3 * half + 1 <= n)
+    if inner.any():
+        b, li = beats[inner], lead_of[inner]
+        ctx = wide[li[:, None], b[:, None] + np.arange(-3 * half, 3 * half + 1)[None, :]]  # (B, 6h+1)
+        base = np.median(ctx, axis=1, keepdims=True)
+        seg = ctx[:, 2 * half: 4 * half + 1]  # b - half .. b + half
+        out[inner] = b - half + np.argmax(np.abs(seg - base), axis=1)
+    for k in np.flatnonzero(~inner):  # near the record's ends: clipped windows
+        b, li = beats[k], lead_of[k]
         a, e = max(0, b - half), min(n, b + half + 1)
-        seg = wide[li, a:e]
         base = np.median(wide[li, max(0, b - 3 * half): min(n, b + 3 * half + 1)])
-        out[k] = a + int(np.argmax(np.abs(seg - base)))
+        out[k] = a + int(np.argmax(np.abs(wide[li, a:e] - base)))
     out = np.unique(out)
     if out.size > 1:  # two refined beats can land on the same wave only if they were too close
         keep = np.concatenate([[True], np.diff(out) >= int(_MIN_RR_S * fs)])
