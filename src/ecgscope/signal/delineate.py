@@ -126,30 +126,36 @@ class Delineation:
 
 # ---------------------------------------------------------------------------------------------- runs
 def _runs_2d(mask: np.ndarray, min_len: int, max_gap: int = 0,
-             background: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             other_cum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The True runs of every row of an (L, T) mask: (row, start, end inclusive), sorted by row, start.
 
-    Runs of one row separated by at most ``max_gap`` samples that are all ``background`` (True) are
-    merged first (a notched or biphasic wave labelled in two pieces), then runs shorter than
-    ``min_len`` are dropped.
+    Runs of one row separated by at most ``max_gap`` samples that are all background are merged first
+    (a notched or biphasic wave labelled in two pieces), then runs shorter than ``min_len`` are
+    dropped.  ``other_cum`` (L, T + 1) counts the non-background samples of each row up to each
+    position (:func:`_non_background_cumsum`); merging needs it.
     """
     n_rows, n = mask.shape
     padded = np.zeros((n_rows, n + 2), np.int8)
     padded[:, 1:-1] = mask
     d = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(d == 1)
-    _, ends = np.nonzero(d == -1)
-    ends = ends - 1
-    if max_gap > 0 and background is not None and rows.size > 1:
+    rows, cols = np.nonzero(d)  # row-major: each run's start (+1) is followed by its end (-1)
+    rows, starts, ends = rows[0::2], cols[0::2], cols[1::2] - 1
+    if max_gap > 0 and other_cum is not None and rows.size > 1:
         gap = starts[1:] - ends[:-1] - 1
-        cum = np.concatenate([np.zeros((n_rows, 1), np.int64), np.cumsum(~background, axis=1)], axis=1)
-        other = cum[rows[1:], starts[1:]] - cum[rows[1:], ends[:-1] + 1]  # non-background samples in gap
+        other = other_cum[rows[1:], starts[1:]] - other_cum[rows[1:], ends[:-1] + 1]  # non-background in gap
         join = (rows[1:] == rows[:-1]) & (gap <= max_gap) & (other == 0)
         keep_start = np.concatenate([[True], ~join])
         keep_end = np.concatenate([~join, [True]])
         rows, starts, ends = rows[keep_start], starts[keep_start], ends[keep_end]
     keep = ends - starts + 1 >= min_len
     return rows[keep], starts[keep], ends[keep]
+
+
+def _non_background_cumsum(labels: np.ndarray) -> np.ndarray:
+    """(L, T) classes -> (L, T + 1) running count of non-background samples (0 first)."""
+    cum = np.zeros((labels.shape[0], labels.shape[1] + 1), np.int32)
+    np.cumsum(labels != 0, axis=1, out=cum[:, 1:])
+    return cum
 
 
 def _peaks_in_spans(x: np.ndarray, rows: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -197,10 +203,10 @@ def _lead_tables(labels: np.ndarray, x: np.ndarray, ratio: float, beat_qrs: np.n
         return out, amp
     stride = t_len + 10_000
     runs = {}
-    bg = labels == 0
+    other_cum = _non_background_cumsum(labels)
     for c in (1, 2, 3):
         r, a, b = _runs_2d(labels == c, max(1, int(round(_MIN_RUN_S[c] * fs_m))),
-                           int(round(_MAX_GAP_S[c] * fs_m)), bg)
+                           int(round(_MAX_GAP_S[c] * fs_m)), other_cum)
         runs[c] = (r * stride + a, r * stride + b)
     lead = np.repeat(np.arange(n_leads), n_beats)  # (L*B,) lead of each (lead, beat) cell
     base = lead * stride
@@ -297,10 +303,15 @@ def _global_beats(tables: np.ndarray, amp: np.ndarray, min_frac: float = 0.5,
     out[:, _F["r_peak"]] = np.where(has_qrs.any(axis=0), col["r_peak"][best, np.arange(n_beats)], np.nan)
 
     has_p = np.isfinite(col["p_on"]).sum(axis=0) >= need
-    if p_confidence is not None:
-        for k in np.flatnonzero(has_p):
-            a, b = int(np.nanmin(col["p_on"][:, k])), int(np.nanmax(col["p_off"][:, k]))
-            has_p[k] = p_confidence[a: b + 1].max(initial=0.0) >= _MIN_P_CONFIDENCE
+    if p_confidence is not None and has_p.any():
+        # each candidate P wave's peak lead-mean P probability over [earliest onset, latest offset]
+        ks = np.flatnonzero(has_p)
+        a = np.nanmin(col["p_on"][:, ks], axis=0).astype(np.int64)
+        b = np.nanmax(col["p_off"][:, ks], axis=0).astype(np.int64)
+        idx = a[:, None] + np.arange(max(1, int((b - a).max()) + 1))[None, :]
+        inside = idx <= b[:, None]
+        conf = np.where(inside, p_confidence[np.minimum(idx, p_confidence.size - 1)], 0.0).max(axis=1)
+        has_p[ks] = conf >= _MIN_P_CONFIDENCE
     p_on, p_off = _early(col["p_on"]), np.fmin(_late(col["p_off"]), out[:, _F["qrs_on"]])
     has_p &= p_on < p_off  # leads disagreeing so much that the fused wave would be empty: no P
     out[has_p, _F["p_on"]] = p_on[has_p]

@@ -83,9 +83,11 @@ def frontal_axis(areas: dict[str, float]) -> float | None:
     return 180.0 if deg == -180.0 else deg
 
 
-def _wave_areas(x: np.ndarray, fs: float, beats: np.ndarray, start: str, end: str, level_at: str) -> np.ndarray:
+def _wave_areas(x: np.ndarray, csum: np.ndarray, fs: float, beats: np.ndarray, start: str, end: str,
+                level_at: str) -> np.ndarray:
     """Per lead of ``x`` (L, N), the median over beats of the net area (mV·s) between two fiducials,
-    measured from the level at ``level_at`` (median of 5 samples there); NaN where no beat has both."""
+    measured from the level at ``level_at`` (median of 5 samples there); NaN where no beat has both.
+    ``csum`` (L, N + 1) is the running sum of ``x`` starting at 0 (computed once for the three waves)."""
     a_ms, b_ms, l_ms = beats[:, _F[start]], beats[:, _F[end]], beats[:, _F[level_at]]
     ok = np.isfinite(a_ms) & np.isfinite(b_ms) & np.isfinite(l_ms) & (b_ms > a_ms)
     if not ok.any():
@@ -94,7 +96,6 @@ def _wave_areas(x: np.ndarray, fs: float, beats: np.ndarray, start: str, end: st
     a = np.clip(np.round(a_ms[ok] * fs / 1000.0).astype(np.int64), 0, n - 1)
     b = np.clip(np.round(b_ms[ok] * fs / 1000.0).astype(np.int64), 0, n - 1)
     lv = np.clip(np.round(l_ms[ok] * fs / 1000.0).astype(np.int64), 2, n - 3)
-    csum = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x, axis=1, dtype=np.float64)], axis=1)
     total = csum[:, b + 1] - csum[:, a]  # (L, beats) sum of samples a..b
     level = np.median(x[:, lv[:, None] + np.arange(-2, 3)[None, :]], axis=-1)  # (L, beats)
     areas = (total - level * (b - a + 1)[None, :]) / fs
@@ -137,8 +138,10 @@ def ecg_measurements(record: Record, delineation: Delineation, qtc_formula: str 
         xs = remove_baseline(record.signal[[record.leads.index(n) for n in limb]], record.fs, "highpass", 0.5)
         spans = {"p": ("p_on", "p_off", "p_on"), "qrs": ("qrs_on", "qrs_off", "qrs_on"),
                  "t": ("qrs_off", "t_off", "qrs_on")}
+        csum = np.zeros((xs.shape[0], xs.shape[1] + 1))
+        np.cumsum(xs, axis=1, dtype=np.float64, out=csum[:, 1:])
         for wave, (a, b, lv) in spans.items():
-            areas = _wave_areas(xs, record.fs, beats, a, b, lv)
+            areas = _wave_areas(xs, csum, record.fs, beats, a, b, lv)
             axes[wave] = frontal_axis({n: float(v) for n, v in zip(limb, areas, strict=True) if np.isfinite(v)})
     return {
         "heart_rate_bpm": _r(hr, 1),
