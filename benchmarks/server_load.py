@@ -16,7 +16,8 @@ the rest (waiting for a worker, the database, HTTP).  `--sweep 1,2,4` adds short
 client counts, showing the load at which the goal holds.
 
     .venv/bin/python benchmarks/server_load.py [--data-dir DIR] [--clients 16] [--duration 60]
-        [--workers N] [--backend onnx|torch] [--sweep 1,2,4 --sweep-duration 20] [--compare-backends 30]
+        [--workers N] [--processes N] [--backend onnx|torch] [--think-time S]
+        [--sweep 1,2,4 --sweep-duration 20] [--compare-backends 30]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -52,9 +54,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(state: Path, port: int, workers: int, backend: str) -> subprocess.Popen:
+def _start_server(state: Path, port: int, workers: int, backend: str, processes: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "ecgscope.cli", "serve", "--state-dir", str(state),
-                             "--port", str(port), "--workers", str(workers)],
+                             "--port", str(port), "--workers", str(workers), "--processes", str(processes)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "ECGSCOPE_WEB_DIST": str(state / "no-dashboard"),
                                  "ECGSCOPE_ANALYSIS_BACKEND": backend})
@@ -83,8 +85,10 @@ def _pct(values: list[float]) -> dict:
 ENGINE_STEPS = ("preprocess", "classify", "delineate", "total")
 
 
-def run_load(url: str, headers: dict, uploads: list, clients: int, duration: float, engine: bool) -> dict:
-    """``clients`` threads loop upload -> analyze -> fetch for ``duration`` s; latencies, errors, record ids."""
+def run_load(url: str, headers: dict, uploads: list, clients: int, duration: float, engine: bool,
+             think_s: float = 0.0) -> dict:
+    """``clients`` threads loop upload -> analyze -> fetch for ``duration`` s, pausing ``think_s`` after each
+    cycle (0: back to back, the server saturated); latencies, errors, record ids."""
     lat: dict[str, list[float]] = defaultdict(list)
     engine_ms: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, list[str]] = defaultdict(list)
@@ -125,6 +129,8 @@ def run_load(url: str, headers: dict, uploads: list, clients: int, duration: flo
                             for step in ENGINE_STEPS:
                                 engine_ms[step].append(float(timing[step]))
                 call(c, "fetch", "GET", f"/api/v1/records/{rid}?max_points=2000")
+                if think_s > 0:  # a user reading the result before the next record
+                    time.sleep(min(think_s, max(0.0, t_end - time.perf_counter())))
 
     load_before = os.getloadavg()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
@@ -140,7 +146,8 @@ def run_load(url: str, headers: dict, uploads: list, clients: int, duration: flo
         outside = np.asarray(lat["analyze"]) - np.asarray(engine_ms["total"])
         engine_cost["outside_engine"] = _pct(list(outside))  # queueing for a worker, database, HTTP
     return {
-        "clients": clients, "duration_s": round(elapsed, 1), "operations": ops, "analyze_breakdown": engine_cost,
+        "clients": clients, "think_time_s": think_s, "duration_s": round(elapsed, 1), "operations": ops,
+        "analyze_breakdown": engine_cost,
         "throughput": {"uploads_per_s": round(ops["upload"]["n"] / elapsed, 2),
                        "analyses_per_s": round(ops["analyze"]["n"] / elapsed, 2)},
         "errors": {k: {"count": len(v), "examples": v[:3]} for k, v in errors.items()},
@@ -152,7 +159,8 @@ def run_load(url: str, headers: dict, uploads: list, clients: int, duration: flo
 
 
 def _print_run(run: dict, errors_by_op: dict) -> None:
-    print(f"-- {run['clients']} clients, {run['duration_s']:.0f} s; load average before "
+    print(f"-- {run['clients']} clients, think time {run['think_time_s']:g} s, {run['duration_s']:.0f} s; "
+          f"{run['throughput']['analyses_per_s']} analyses/s; load average before "
           f"{run['load_average_1_5_15']['before']}, after {run['load_average_1_5_15']['after']}")
     print(f"{'operation':<16}{'n':>7}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}{'errors':>8}")
     rows = [(name, o, errors_by_op.get(name, {}).get("count", 0)) for name, o in run["operations"].items()]
@@ -199,6 +207,10 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="server worker threads")
     ap.add_argument("--backend", choices=("torch", "onnx"), default="onnx", help="the server's analysis backend")
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 2,
+                    help="the server's analysis worker processes (0: analyses in the server's threads)")
+    ap.add_argument("--think-time", type=float, default=0.0, metavar="S",
+                    help="each client pauses S s after each upload-analyze-fetch cycle (default 0: back to back)")
     ap.add_argument("--sweep", default="", help="also run these client counts first (comma separated)")
     ap.add_argument("--sweep-duration", type=float, default=20.0)
     ap.add_argument("--compare-backends", type=int, default=0, metavar="N",
@@ -223,16 +235,22 @@ def main() -> int:
         ctx.close()
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = _start_server(state, port, args.workers, args.backend)
+        proc = _start_server(state, port, args.workers, args.backend, args.processes)
         try:
             headers = {"Authorization": f"Bearer {token}"}
             engine = httpx.get(f"{url}/readyz").json()["checks"]["analysis_engine"] == "ok"
-            if engine:  # the first analysis loads the model (~1-2 s): a running server has done that already
+            if engine:  # the first analyses load the model (~1-2 s): a running server has done that already
                 with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
                     rid = c.post("/api/v1/records", files=[("files", f) for f in uploads[-1]]).json()["id"]
-                    c.post(f"/api/v1/records/{rid}/analyze").raise_for_status()
-            runs = [run_load(url, headers, uploads, n, args.sweep_duration, engine) for n in sweep]
-            main_run = run_load(url, headers, uploads, args.clients, args.duration, engine)
+
+                    def warm(_: int) -> None:
+                        c.post(f"/api/v1/records/{rid}/analyze").raise_for_status()
+
+                    # as many at once as the server has workers, so every worker (process) has loaded
+                    with ThreadPoolExecutor(max(args.workers, args.processes)) as pool:
+                        list(pool.map(warm, range(2 * max(args.workers, args.processes))))
+            runs = [run_load(url, headers, uploads, n, args.sweep_duration, engine, args.think_time) for n in sweep]
+            main_run = run_load(url, headers, uploads, args.clients, args.duration, engine, args.think_time)
             acknowledged = set().union(*(r.pop("_acknowledged") for r in [*runs, main_run]))
 
             # every acknowledged record reads back whole, and its analysis with it
@@ -257,7 +275,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "note": "clients and server share the machine's cores (loopback); the machine is shared with "
                             "other work: see load_average_1_5_15"},
-        "server": {"workers": args.workers, "analysis_backend": args.backend,
+        "server": {"workers": args.workers, "analysis_backend": args.backend, "analysis_processes": args.processes,
                    "analysis_threads": max(1, (os.cpu_count() or 2) // args.workers)},
         "analysis_engine": "installed" if engine else "not installed: analyze was NOT measured",
         "record": "PTB-XL 500 Hz, 10 s, 12 leads (.hea + 2 .dat per upload)",
@@ -271,7 +289,8 @@ def main() -> int:
                                                              and not missing)},
     }
     print(f"server_load: loopback, {os.cpu_count()} CPUs shared by clients and server; server workers "
-          f"{args.workers}, backend {args.backend}; analysis engine {result['analysis_engine']}")
+          f"{args.workers}, analysis processes {args.processes}, backend {args.backend}; analysis engine "
+          f"{result['analysis_engine']}")
     for run in [*runs, main_run]:
         _print_run(run, run["errors"])
     print(f"records acknowledged {len(acknowledged)}, not retrievable afterwards {len(missing)}, analyzed without "

@@ -25,6 +25,9 @@ class Api:
 
 
 def _make_api(tmp_path: Path, **settings_kw) -> tuple[TestClient, Settings, dict[str, str]]:
+    # analyses in the test process's threads: each app would otherwise spawn worker processes that load
+    # the models (seconds per test); tests/server/test_engine_pool.py covers the worker processes
+    settings_kw.setdefault("analysis_processes", 0)
     settings = Settings(state_dir=tmp_path / "state", web_dist=tmp_path / "no-dashboard", workers=2, **settings_kw)
     app = create_app(settings)
     client = TestClient(app)

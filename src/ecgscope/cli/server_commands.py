@@ -42,6 +42,9 @@ def serve(
     backend: Annotated[str | None, typer.Option(
         "--backend", help="Where models run: onnx or torch [env ECGSCOPE_ANALYSIS_BACKEND; default onnx]; "
                           "saliency always runs on torch.")] = None,
+    processes: Annotated[int | None, typer.Option(
+        "--processes", help="Worker processes that run analyses; 0 runs them in the server's threads "
+                            "[env ECGSCOPE_ANALYSIS_PROCESSES; default the number of CPUs].")] = None,
 ) -> None:
     """Run the API server and the dashboard."""
     import uvicorn
@@ -53,7 +56,8 @@ def serve(
     from ecgscope.server.seed import demo_token
     from ecgscope.server.seed import seed_examples as seed
 
-    settings = _settings(db, state_dir, workers=workers, analysis_backend=backend.lower() if backend else None)
+    settings = _settings(db, state_dir, workers=workers, analysis_backend=backend.lower() if backend else None,
+                         analysis_processes=processes)
     setup = ServerContext(settings)
     setup.start()
     with setup.db.session() as s:

@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swept = ctx.start(0.0 if settings.is_sqlite else SHARED_STORE_SWEEP_AGE_S)
         if any(swept.values()):
             log.warning("removed what an interrupted upload left behind: %s", swept)
+        if ctx.engine_pool is not None:
+            ctx.engine_pool.start()  # the workers load the models while the server already answers
         yield
         ctx.close()
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from ecgscope.record import Record
 from ecgscope.server.db import Database, RecordFile, RecordRow
+from ecgscope.server.engine_pool import EnginePool
 from ecgscope.server.settings import Settings
 from ecgscope.server.storage import BlobStore
 
@@ -74,6 +75,9 @@ class ServerContext:
         self.pool = WorkerPool(settings.workers)  # parsing and storing uploads
         self.analysis_pool = WorkerPool(settings.workers)  # analyses and PDF reports
         self.records = RecordCache()
+        # the analyses themselves run in worker processes when configured (started by the app's lifespan)
+        self.engine_pool = (EnginePool(settings.analysis_processes, settings.analysis_backend,
+                                       settings.analysis_threads) if settings.analysis_processes > 0 else None)
 
     def start(self, sweep_min_age_s: float = 0.0) -> dict[str, int]:
         """Create tables and clear what a crash may have left (temporary files, orphan blobs)."""
@@ -87,4 +91,6 @@ class ServerContext:
             return self.store.sweep(referenced, sweep_min_age_s)
 
     def close(self) -> None:
+        if self.engine_pool is not None:
+            self.engine_pool.close()
         self.db.dispose()

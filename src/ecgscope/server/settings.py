@@ -77,6 +77,10 @@ class Settings:
     analysis_threads : int
         Intra-op threads of one analysis (``ECGSCOPE_ANALYSIS_THREADS``); default the CPUs divided
         by ``workers``, so concurrent analyses do not oversubscribe the cores.
+    analysis_processes : int
+        Worker processes that run the analyses (``ECGSCOPE_ANALYSIS_PROCESSES``, default the number of
+        CPUs; see :mod:`ecgscope.server.engine_pool`).  0 runs them in the server process's threads,
+        where half of each analysis's work holds the interpreter lock: one core's worth of analyses.
     """
 
     state_dir: Path = Path("var")
@@ -89,6 +93,7 @@ class Settings:
     web_dist: Path = field(default_factory=_default_web_dist)
     analysis_backend: str = DEFAULT_ANALYSIS_BACKEND
     analysis_threads: int = 0  # 0: cpus // workers (at least 1)
+    analysis_processes: int = field(default_factory=_cpus)
 
     def __post_init__(self) -> None:
         state = Path(self.state_dir).expanduser().resolve()
@@ -106,6 +111,9 @@ class Settings:
                                 f"got {self.analysis_backend!r}", code="bad_setting")
         if self.analysis_threads < 0:
             raise ECGScopeError(f"analysis_threads must be >= 0; got {self.analysis_threads}", code="bad_setting")
+        if self.analysis_processes < 0:
+            raise ECGScopeError(f"analysis_processes must be >= 0; got {self.analysis_processes}",
+                                code="bad_setting")
         if self.analysis_threads == 0:
             object.__setattr__(self, "analysis_threads", max(1, _cpus() // self.workers))
 
@@ -124,6 +132,7 @@ class Settings:
             web_dist=Path(_env("WEB_DIST") or _default_web_dist()),
             analysis_backend=(_env("ANALYSIS_BACKEND") or DEFAULT_ANALYSIS_BACKEND).lower(),
             analysis_threads=_env_int("ANALYSIS_THREADS", 0),
+            analysis_processes=_env_int("ANALYSIS_PROCESSES", _cpus()),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if not given:

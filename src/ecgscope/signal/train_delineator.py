@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernel", type=int, default=7)
     ap.add_argument("--decoder-convs", type=int, default=1)
     ap.add_argument("--skip", choices=("concat", "add"), default="add")
+    ap.add_argument("--head", choices=("conv", "light"), default="conv")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loaded {len(xt)} train / {len(xv)} val records in {time.time() - t0:.0f}s", flush=True)
 
     cfg = DelineatorConfig(channels=tuple(int(c) for c in args.channels.split(",")), kernel_size=args.kernel,
-                           decoder_convs=args.decoder_convs, skip=args.skip)
+                           decoder_convs=args.decoder_convs, skip=args.skip, head=args.head)
     model = DelineatorUNet(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

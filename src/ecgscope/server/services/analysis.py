@@ -121,7 +121,7 @@ _analyzers: dict[tuple[str, str, int, bool], Any] = {}
 _analyzers_lock = threading.Lock()
 
 
-def _analyzer(name: str, backend: str, threads: int, pad_short: bool = False) -> Any:
+def load_analyzer(name: str, backend: str, threads: int, pad_short: bool = False) -> Any:
     """The shared analyzer of model ``name`` on ``backend`` (loaded on first use)."""
     key = (name, backend, threads, pad_short)
     with _analyzers_lock:
@@ -162,7 +162,7 @@ def run_model(record: Record, model: dict, *, backend: str = DEFAULT_ANALYSIS_BA
     ``backend`` is.  ``pad_short`` zero-pads a record shorter than one model window instead of refusing it.
     """
     check_explain_labels(model, explain_labels)
-    analyzer = _analyzer(model["name"], "torch" if explain else backend, threads, pad_short)
+    analyzer = load_analyzer(model["name"], "torch" if explain else backend, threads, pad_short)
     try:
         result = analyzer.analyze(record, explain=explain, explain_labels=explain_labels or None)
     except ECGScopeError:
@@ -194,9 +194,11 @@ def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, 
     _set_status(ctx, record_id, "analyzing")
     t0 = time.perf_counter()
     try:
-        result = run_model(record, model, backend=ctx.settings.analysis_backend,
-                           threads=ctx.settings.analysis_threads, explain=explain, explain_labels=explain_labels,
-                           pad_short=pad_short)
+        kwargs = {"backend": ctx.settings.analysis_backend, "threads": ctx.settings.analysis_threads,
+                  "explain": explain, "explain_labels": explain_labels, "pad_short": pad_short}
+        # in a worker process when the server has them (ECGSCOPE_ANALYSIS_PROCESSES), else in this thread
+        result = (ctx.engine_pool.analyze(record, model, **kwargs) if ctx.engine_pool is not None
+                  else run_model(record, model, **kwargs))
     except ECGScopeError as err:
         _set_status(ctx, record_id, "failed", err.message[:500])
         raise
