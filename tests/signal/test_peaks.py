@@ -123,3 +123,17 @@ def test_bad_input_gives_empty_or_clear_errors():
         ecg_peaks(np.zeros(5000))
     flat = Record(np.vstack([np.zeros(1000), np.sin(np.arange(1000) / 20)]), fs=500, leads=["I", "II"])
     assert ecg_peaks(flat, method="neurokit").dtype == np.int64
+
+
+def test_row_interpolation_is_numpys_interp_exactly():
+    """The detector's all-rows interpolation gives np.interp's numbers, inside and outside the knots."""
+    from ecgscope.signal.peaks import _interp_rows
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(1, 2000))
+        xp = np.arange(int(rng.integers(1, 30))) * float(rng.integers(1, 200)) if trial % 2 else \
+            np.unique(np.sort(rng.uniform(-50, n + 50, int(rng.integers(1, 30)))))
+        fp = rng.normal(size=(3, xp.size))
+        ref = np.stack([np.interp(np.arange(n, dtype=float), xp, row) for row in fp])
+        np.testing.assert_array_equal(_interp_rows(n, xp, fp), ref)

@@ -130,9 +130,22 @@ def _sliding(v: np.ndarray, k: int) -> np.ndarray:
 
 
 def _interp_rows(n: int, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """``np.interp(arange(n), xp, row)`` for every row of ``fp`` (L, len(xp))."""
+    """``np.interp(arange(n), xp, row)`` for every row of ``fp`` (L, len(xp)), all rows at once.
+
+    The same arithmetic as NumPy's ``interp`` (slope * (t - xp[j]) + fp[j], the end values outside
+    ``xp``, fp[-1] at xp[-1]), so the same numbers; the positions are searched once for every row.
+    """
     t = np.arange(n, dtype=np.float64)
-    return np.stack([np.interp(t, xp, row) for row in fp])
+    xp = np.asarray(xp, dtype=np.float64)
+    fp = np.asarray(fp, dtype=np.float64)
+    if xp.size == 1:
+        return np.repeat(fp, n, axis=1)
+    j = np.clip(np.searchsorted(xp, t, side="right") - 1, 0, xp.size - 2)  # xp[j] <= t < xp[j + 1]
+    slope = (fp[:, 1:] - fp[:, :-1]) / (xp[1:] - xp[:-1])  # (L, len(xp) - 1)
+    out = slope[:, j] * (t - xp[j]) + fp[:, j]
+    out[:, t < xp[0]] = fp[:, :1]
+    out[:, t >= xp[-1]] = fp[:, -1:]
+    return out
 
 
 def _median_of(values: list) -> float:
@@ -222,10 +235,12 @@ def _refine(x: np.ndarray, fs: float, beats: np.ndarray, weights: np.ndarray) ->
     """Move each beat to the largest deflection of its best lead within ±60 ms."""
     if beats.size == 0:
         return beats
-    wide = _sos_filter(x, fs, 0.5, 40.0)
     half = max(1, int(_REFINE_S * fs))
     n = x.shape[-1]
     lead_of = np.argmax(weights[:, beats], axis=0)
+    used = np.unique(lead_of)  # each lead is filtered on its own: only the leads some beat uses
+    wide = np.zeros_like(x)
+    wide[used] = _sos_filter(x[used], fs, 0.5, 40.0)
     out = np.empty_like(beats)
     # beats whose ±3 half-widths fit inside the record: all at once (baseline median, argmax)
     inner = (beats >= 3 * half) & (beats + 3 * half + 1 <= n)
