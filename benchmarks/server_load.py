@@ -13,7 +13,11 @@ load average before and after the run is recorded with the figures.
 Where analyze time goes: every analyze response carries the engine's own `timing_ms` (preprocess,
 classify, delineate, total), so the table splits the client-side latency into the engine's work and
 the rest (waiting for a worker, the database, HTTP).  `--sweep 1,2,4` adds shorter runs at those
-client counts, showing the load at which the goal holds.
+client counts, showing the load at which the goal holds.  By default the clients loop back to back
+(the server saturated: the latency is then set by the machine's capacity); `--think-time S` makes
+each client pause a random, exponentially distributed time of mean S s between cycles, as users
+reading their results do.  The server runs its analyses in `--processes` worker processes (default
+the CPU count).
 
     .venv/bin/python benchmarks/server_load.py [--data-dir DIR] [--clients 16] [--duration 60]
         [--workers N] [--processes N] [--backend onnx|torch] [--think-time S]
@@ -87,8 +91,8 @@ ENGINE_STEPS = ("preprocess", "classify", "delineate", "total")
 
 def run_load(url: str, headers: dict, uploads: list, clients: int, duration: float, engine: bool,
              think_s: float = 0.0) -> dict:
-    """``clients`` threads loop upload -> analyze -> fetch for ``duration`` s, pausing ``think_s`` after each
-    cycle (0: back to back, the server saturated); latencies, errors, record ids."""
+    """``clients`` threads loop upload -> analyze -> fetch for ``duration`` s, pausing a random time of mean
+    ``think_s`` after each cycle (0: back to back, the server saturated); latencies, errors, record ids."""
     lat: dict[str, list[float]] = defaultdict(list)
     engine_ms: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, list[str]] = defaultdict(list)
@@ -110,6 +114,7 @@ def run_load(url: str, headers: dict, uploads: list, clients: int, duration: flo
 
     def client(k: int) -> None:
         mine = uploads[k::clients] or uploads
+        rng = np.random.default_rng(k)  # each client's pauses: independent users, not a lockstep burst
         i = 0
         with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
             while time.perf_counter() < t_end:
@@ -129,8 +134,8 @@ def run_load(url: str, headers: dict, uploads: list, clients: int, duration: flo
                             for step in ENGINE_STEPS:
                                 engine_ms[step].append(float(timing[step]))
                 call(c, "fetch", "GET", f"/api/v1/records/{rid}?max_points=2000")
-                if think_s > 0:  # a user reading the result before the next record
-                    time.sleep(min(think_s, max(0.0, t_end - time.perf_counter())))
+                if think_s > 0:  # a user reading the result before the next record (exponential, mean think_s)
+                    time.sleep(min(rng.exponential(think_s), max(0.0, t_end - time.perf_counter())))
 
     load_before = os.getloadavg()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
@@ -210,7 +215,8 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=os.cpu_count() or 2,
                     help="the server's analysis worker processes (0: analyses in the server's threads)")
     ap.add_argument("--think-time", type=float, default=0.0, metavar="S",
-                    help="each client pauses S s after each upload-analyze-fetch cycle (default 0: back to back)")
+                    help="each client pauses after each upload-analyze-fetch cycle, for an exponentially "
+                         "distributed time of mean S s (default 0: back to back, the server saturated)")
     ap.add_argument("--sweep", default="", help="also run these client counts first (comma separated)")
     ap.add_argument("--sweep-duration", type=float, default=20.0)
     ap.add_argument("--compare-backends", type=int, default=0, metavar="N",
