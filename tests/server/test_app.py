@@ -95,3 +95,17 @@ def test_analysis_settings(monkeypatch, tmp_path):
     assert Settings.from_env(state_dir=tmp_path, workers=cpus * 4).analysis_threads == 1  # follows --workers
     with pytest.raises(ECGScopeError, match="analysis_backend"):
         Settings(state_dir=tmp_path, analysis_backend="tensorrt")
+
+
+def test_analysis_processes_setting(monkeypatch, tmp_path):
+    import ecgscope.server.settings as settings_module
+
+    monkeypatch.setattr(settings_module, "_cpus", lambda: 64)
+    assert Settings(state_dir=tmp_path).analysis_processes == 8  # one per CPU, capped: each holds the models
+    monkeypatch.setattr(settings_module, "_cpus", lambda: 2)
+    assert Settings(state_dir=tmp_path).analysis_processes == 2
+    monkeypatch.setenv("ECGSCOPE_ANALYSIS_PROCESSES", "0")
+    assert Settings.from_env(state_dir=tmp_path).analysis_processes == 0
+    assert Settings.from_env(state_dir=tmp_path, analysis_processes=3).analysis_processes == 3  # --processes
+    with pytest.raises(ECGScopeError, match="analysis_processes must be >= 0"):
+        Settings(state_dir=tmp_path, analysis_processes=-1)

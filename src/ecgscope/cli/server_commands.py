@@ -44,7 +44,7 @@ def serve(
                           "saliency always runs on torch.")] = None,
     processes: Annotated[int | None, typer.Option(
         "--processes", help="Worker processes that run analyses; 0 runs them in the server's threads "
-                            "[env ECGSCOPE_ANALYSIS_PROCESSES; default the number of CPUs].")] = None,
+                            "[env ECGSCOPE_ANALYSIS_PROCESSES; default the number of CPUs, at most 8].")] = None,
 ) -> None:
     """Run the API server and the dashboard."""
     import uvicorn

@@ -27,6 +27,15 @@ def _cpus() -> int:
     return os.cpu_count() or 2
 
 
+# each analysis worker process holds the models (~0.4 GB with ONNX Runtime, ~0.8 GB with PyTorch):
+# one per CPU, but not 64 of them on a large host unless asked for
+MAX_DEFAULT_ANALYSIS_PROCESSES = 8
+
+
+def _default_analysis_processes() -> int:
+    return min(_cpus(), MAX_DEFAULT_ANALYSIS_PROCESSES)
+
+
 def _default_web_dist() -> Path:
     """``web/dist`` of the source checkout this package is installed from (editable install)."""
     return Path(__file__).resolve().parents[3] / "web" / "dist"
@@ -79,8 +88,9 @@ class Settings:
         by ``workers``, so concurrent analyses do not oversubscribe the cores.
     analysis_processes : int
         Worker processes that run the analyses (``ECGSCOPE_ANALYSIS_PROCESSES``, default the number of
-        CPUs; see :mod:`ecgscope.server.engine_pool`).  0 runs them in the server process's threads,
-        where half of each analysis's work holds the interpreter lock: one core's worth of analyses.
+        CPUs, at most 8: each holds the models, ~0.4 GB; see :mod:`ecgscope.server.engine_pool`).
+        0 runs them in the server process's threads, where half of each analysis's work holds the
+        interpreter lock: one core's worth of analyses.
     """
 
     state_dir: Path = Path("var")
@@ -93,7 +103,7 @@ class Settings:
     web_dist: Path = field(default_factory=_default_web_dist)
     analysis_backend: str = DEFAULT_ANALYSIS_BACKEND
     analysis_threads: int = 0  # 0: cpus // workers (at least 1)
-    analysis_processes: int = field(default_factory=_cpus)
+    analysis_processes: int = field(default_factory=_default_analysis_processes)
 
     def __post_init__(self) -> None:
         state = Path(self.state_dir).expanduser().resolve()
@@ -132,7 +142,7 @@ class Settings:
             web_dist=Path(_env("WEB_DIST") or _default_web_dist()),
             analysis_backend=(_env("ANALYSIS_BACKEND") or DEFAULT_ANALYSIS_BACKEND).lower(),
             analysis_threads=_env_int("ANALYSIS_THREADS", 0),
-            analysis_processes=_env_int("ANALYSIS_PROCESSES", _cpus()),
+            analysis_processes=_env_int("ANALYSIS_PROCESSES", _default_analysis_processes()),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if not given:
