@@ -36,3 +36,26 @@ def test_unknown_head_and_skip_are_refused():
         DelineatorUNet(DelineatorConfig(head="big"))
     with pytest.raises(ValueError, match="valid: concat, add"):
         DelineatorUNet(DelineatorConfig(skip="mul"))
+
+
+def test_weights_saved_before_the_head_option_load_with_the_conv_head(tmp_path):
+    """Their config has no "head" (the conv head was the only one): they still load, exactly."""
+    import json
+
+    from ecgscope.signal.delineator_net import load_delineator, save_delineator
+
+    torch.manual_seed(1)
+    model = DelineatorUNet(DelineatorConfig(kernel_size=7, head="conv")).eval()
+    path = tmp_path / "old_delineator.pt"
+    save_delineator(model, str(path), training={"command": "test"})
+    blob = torch.load(path, weights_only=True)
+    meta = json.loads(blob["meta"])
+    del meta["config"]["head"]  # as written before the option existed
+    blob["meta"] = json.dumps(meta)
+    torch.save(blob, path)
+    loaded, _ = load_delineator(str(path))
+    assert loaded.config.head == "conv" and loaded.config.kernel_size == 7
+    x = torch.randn(2, 2, 700)
+    with torch.no_grad():
+        ref = fuse_batchnorm(copy.deepcopy(model).half().float())(x)  # the file stores float16 weights
+        torch.testing.assert_close(loaded(x), ref, atol=1e-4, rtol=1e-4)

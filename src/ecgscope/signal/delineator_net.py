@@ -191,10 +191,10 @@ def load_delineator(path: str | None = None) -> tuple[DelineatorUNet, dict]:
     meta = json.loads(blob["meta"])
     cfg = meta["config"]
     cfg["channels"] = tuple(cfg["channels"])
+    cfg.setdefault("head", "conv")  # weights saved before the head was configurable all had the conv head
     model = DelineatorUNet(DelineatorConfig(**cfg))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
     return fuse_batchnorm(model), meta
-
 
 
 def export_delineator_onnx(pt_path: str | None = None, onnx_path: str | None = None) -> str:
