@@ -6,8 +6,8 @@ one core with each other and with every HTTP request; in ``processes`` worker pr
 as many cores.  The server keeps the database, the file store and HTTP; a worker gets the parsed
 record and the model's description, and sends back the result JSON (a few hundred kB each way).
 
-Each worker loads the installed models once, when it starts (``ServerContext.start`` starts them
-all, so the first analyses do not pay for it), and exits by itself if the server process dies
+Each worker loads the installed models once, when it starts (the app's lifespan starts them all,
+so the first analyses do not pay for it), and exits by itself if the server process dies
 (a killed server leaves no orphans holding memory).  A worker that crashes (killed, out of memory)
 fails only the analyses it held: the pool is rebuilt and they are answered with a 503 that says so.
 """
@@ -56,8 +56,8 @@ def _analyze_in_worker(record, model: dict, kwargs: dict) -> tuple[str, Any]:
     try:
         return "ok", run_model(record, model, **kwargs)
     except ECGScopeError as err:  # sent back as data: its keyword-only constructor does not pickle
-        return "error", {"type": type(err).__name__, "message": err.message, "source": err.source,
-                         "code": err.code, "http_status": err.http_status}
+        return "error", {"message": err.message, "source": err.source, "code": err.code,
+                         "http_status": err.http_status}
 
 
 def _noop() -> None:

@@ -158,6 +158,14 @@ def _non_background_cumsum(labels: np.ndarray) -> np.ndarray:
     return cum
 
 
+def _span_index(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices of spans [a, b] of a length-``n`` axis as one (spans, widest) matrix, padded past
+    each span's end with the last sample (clipped to ``n - 1``), and the mask of those padding cells."""
+    idx = a[:, None] + np.arange(max(1, int((b - a).max()) + 1))[None, :]
+    outside = idx > b[:, None]
+    return np.minimum(idx, n - 1), outside
+
+
 def _peaks_in_spans(x: np.ndarray, rows: np.ndarray, a: np.ndarray, b: np.ndarray,
                     r_wave: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Peak of each span [a, b] of row ``rows`` of ``x`` (L, N), and (``r_wave`` only) each span's range.
@@ -171,14 +179,10 @@ def _peaks_in_spans(x: np.ndarray, rows: np.ndarray, a: np.ndarray, b: np.ndarra
         return np.zeros(0, np.int64), np.zeros(0) if r_wave else None
     a = np.clip(a, 0, x.shape[1] - 1)
     b = np.clip(np.maximum(b, a), 0, x.shape[1] - 1)
-    w = int((b - a).max()) + 1
-    offset = np.arange(w)
-    idx = a[:, None] + offset[None, :]
-    outside = idx > b[:, None]
-    idx = np.minimum(idx, x.shape[1] - 1)
+    idx, outside = _span_index(a, b, x.shape[1])
     seg = x[rows[:, None], idx]
     xa, xb = x[rows, a], x[rows, b]
-    frac = offset[None, :] / np.maximum(b - a, 1)[:, None]
+    frac = np.arange(idx.shape[1])[None, :] / np.maximum(b - a, 1)[:, None]
     d = seg - (xa[:, None] + (xb - xa)[:, None] * frac)
     if not r_wave:
         d = np.abs(d)
@@ -312,9 +316,8 @@ def _global_beats(tables: np.ndarray, amp: np.ndarray, min_frac: float = 0.5,
         ks = np.flatnonzero(has_p)
         a = np.nanmin(col["p_on"][:, ks], axis=0).astype(np.int64)
         b = np.nanmax(col["p_off"][:, ks], axis=0).astype(np.int64)
-        idx = a[:, None] + np.arange(max(1, int((b - a).max()) + 1))[None, :]
-        inside = idx <= b[:, None]
-        conf = np.where(inside, p_confidence[np.minimum(idx, p_confidence.size - 1)], 0.0).max(axis=1)
+        idx, outside = _span_index(a, b, p_confidence.size)
+        conf = np.where(outside, 0.0, p_confidence[idx]).max(axis=1)
         has_p[ks] = conf >= _MIN_P_CONFIDENCE
     p_on, p_off = _early(col["p_on"]), np.fmin(_late(col["p_off"]), out[:, _F["qrs_on"]])
     has_p &= p_on < p_off  # leads disagreeing so much that the fused wave would be empty: no P
@@ -337,7 +340,12 @@ def _global_beats(tables: np.ndarray, amp: np.ndarray, min_frac: float = 0.5,
 # ---------------------------------------------------------------------------------------------- methods
 def _learned(record: Record, usable: np.ndarray, model_path: str | None = None,
              runtime: str = "auto") -> tuple[np.ndarray, dict, list]:
-    from ecgscope.signal.delineator_runtime import MODEL_FS, delineator_input, delineator_runtime, sample_classes
+    from ecgscope.signal.delineator_runtime import (
+        MODEL_FS,
+        delineator_input,
+        delineator_runtime,
+        sample_classes,
+    )
 
     use_idx = np.flatnonzero(usable)
     x = record.signal[use_idx]

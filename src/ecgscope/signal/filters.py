@@ -30,6 +30,18 @@ def butter_sos(order: int, cutoff: float | tuple[float, float], btype: str, fs: 
     return butter(order, wn, btype=btype, output="sos")
 
 
+def band_sos(order: int, low: float | None, high: float | None, fs: float) -> np.ndarray | None:
+    """The Butterworth band the given edges ask for (Hz): band-pass with both, high-pass with ``low``
+    only, low-pass with ``high`` only, ``None`` with neither.  Cached (:func:`butter_sos`)."""
+    if low is not None and high is not None:
+        return butter_sos(order, (float(low), float(high)), "bandpass", float(fs))
+    if low is not None:
+        return butter_sos(order, float(low), "highpass", float(fs))
+    if high is not None:
+        return butter_sos(order, float(high), "lowpass", float(fs))
+    return None
+
+
 def sosfiltfilt(sos: np.ndarray, x: np.ndarray, axis: int = -1, padlen: int | None = None) -> np.ndarray:
     """``scipy.signal.sosfiltfilt`` (odd padding, steady-state start both ways), same output to rounding.
 
@@ -83,14 +95,9 @@ def bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None, or
         high = None
     if low is not None and low <= 0:
         low = None
-    if low is None and high is None:
+    sos = band_sos(order, low, high, fs)
+    if sos is None:
         return x
-    if low is not None and high is not None:
-        sos = butter_sos(order, (float(low), float(high)), "bandpass", float(fs))
-    elif low is not None:
-        sos = butter_sos(order, float(low), "highpass", float(fs))
-    else:
-        sos = butter_sos(order, float(high), "lowpass", float(fs))
     y = sosfiltfilt(sos, x, axis=-1, padlen=_padlen(x.shape[-1], 3 * (2 * len(sos) + 1)))
     return y.astype(np.float32, copy=False)
 

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.signal import sosfilt, sosfilt_zi
 
 from ecgscope.record import Record
-from ecgscope.signal.filters import butter_sos
+from ecgscope.signal.filters import band_sos
 
 _PENALTY = {"flatline": 1.0, "lead off": 1.0, "saturation": 0.6, "high-frequency noise": 0.3, "baseline wander": 0.3,
             "artifact": 0.6}
@@ -126,15 +126,8 @@ def _design(fs: float, low: float | None, high: float | None, order: int) -> tup
     nyq = fs / 2.0
     if high is not None and high >= 0.95 * nyq:
         high = None
-    if low is not None and high is not None:
-        sos = butter_sos(order, (float(low), float(high)), "bandpass", fs)
-    elif low is not None:
-        sos = butter_sos(order, float(low), "highpass", fs)
-    elif high is not None:
-        sos = butter_sos(order, float(high), "lowpass", fs)
-    else:
-        return None
-    return sos, sosfilt_zi(sos)
+    sos = band_sos(order, low, high, fs)
+    return None if sos is None else (sos, sosfilt_zi(sos))
 
 
 def _causal(x: np.ndarray, fs: float, low: float | None, high: float | None, order: int) -> np.ndarray:
