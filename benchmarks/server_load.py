@@ -17,7 +17,7 @@ client counts, showing the load at which the goal holds.  By default the clients
 (the server saturated: the latency is then set by the machine's capacity); `--think-time S` makes
 each client pause a random, exponentially distributed time of mean S s between cycles, as users
 reading their results do.  The server runs its analyses in `--processes` worker processes (default
-the CPU count).
+the server's own: one per CPU, at most 8).
 
     .venv/bin/python benchmarks/server_load.py [--data-dir DIR] [--clients 16] [--duration 60]
         [--workers N] [--processes N] [--backend onnx|torch] [--think-time S]
@@ -212,8 +212,9 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="server worker threads")
     ap.add_argument("--backend", choices=("torch", "onnx"), default="onnx", help="the server's analysis backend")
-    ap.add_argument("--processes", type=int, default=os.cpu_count() or 2,
-                    help="the server's analysis worker processes (0: analyses in the server's threads)")
+    ap.add_argument("--processes", type=int, default=None,
+                    help="the server's analysis worker processes (0: analyses in the server's threads; "
+                         "default the server's own default)")
     ap.add_argument("--think-time", type=float, default=0.0, metavar="S",
                     help="each client pauses after each upload-analyze-fetch cycle, for an exponentially "
                          "distributed time of mean S s (default 0: back to back, the server saturated)")
@@ -235,6 +236,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ecgscope-load-") as tmp:
         state = Path(tmp)
         ctx = ServerContext(Settings(state_dir=state))
+        if args.processes is None:  # what `ecgscope serve` will use: its settings from the environment
+            args.processes = Settings.from_env(state_dir=state).analysis_processes
         ctx.start()
         with ctx.db.session() as s:
             token = issue_token(s, create_user(s, "load", team="bench"))
