@@ -224,6 +224,8 @@ def main() -> int:
                     help="also time the analysis on torch and onnx, alternating, on N records (in this process)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "server_load.json"))
     args = ap.parse_args()
+    if args.think_time < 0:
+        ap.error(f"--think-time must be >= 0 s; got {args.think_time:g}")
 
     data = resolve_data_dir(args.data_dir)
     bases = sorted(p.with_suffix("") for p in (data / "ptbxl" / "records500").glob("*/*_hr.hea"))
