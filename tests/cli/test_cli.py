@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from ecgscope.cli import main
 from ecgscope.io import load_record
@@ -60,3 +61,15 @@ def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "ecgscope.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "info" in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["export", "ecgscope-af-1lead"], ["analyze", "x.hea", "--nonsense"], ["no-such-command"]])
+def test_usage_errors_are_a_message_and_exit_2_not_a_traceback(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Error:" in err and "--help" in err
+
+
+def test_exporting_a_model_without_a_network_is_a_clear_error(capsys):
+    assert main(["export", "--model", "ecgscope-af-1lead"]) == 2
+    assert "has no network to export" in capsys.readouterr().err

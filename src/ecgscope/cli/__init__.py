@@ -51,12 +51,24 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         return 1
     except Exception as exc:  # click usage errors come as ClickException subclasses
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click_exception_types()):
             exc.show()
             return exc.exit_code
         raise
     return rc if isinstance(rc, int) else 0
+
+
+def _click_exception_types() -> tuple[type, ...]:
+    """ClickException of click and of the copy of click that newer Typer releases vendor (``typer._click``):
+    a usage error (unknown option, extra argument) is raised from whichever one Typer runs on."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
