@@ -8,12 +8,13 @@ import pytest
 
 from ecgscope.errors import ContractError, ECGScopeError, RecordValidationError
 from ecgscope.inference import load_json_schema
-from ecgscope.inference.package import list_package_names
+from ecgscope.inference.package import list_package_names, load_package
 from ecgscope.io import load_record
 from ecgscope.labels import LABELS
 from ecgscope.record import Record
 
 SHIPPED = list_package_names()
+NETWORKS = [n for n in SHIPPED if load_package(n).model_kind == "network"]
 MAIN = "ecgscope-17-12lead"
 WEARABLE = "ecgscope-17-1lead"
 REAL = {
@@ -111,7 +112,7 @@ def test_batch_equals_single(analyzers, data_dir):
                                    [lab["probability"] for lab in b.to_dict()["classification"]["labels"]], atol=1e-4)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", NETWORKS)
 def test_onnx_agrees_with_pytorch(analyzers, data_dir, name):
     torch_an, onnx_an = analyzers(name), analyzers(name, backend="onnx")
     rec = load_record(data_dir / "ptbxl/records500/00000/00002_hr")

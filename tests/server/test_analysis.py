@@ -236,3 +236,20 @@ def test_record_shorter_than_a_window_is_refused_or_padded_on_request(api):
     assert r.status_code == 200, r.text
     assert r.json()["model"]["input"] == "single-lead" and r.json()["input"]["duration_s"] == 3.0
     assert any("zero-padded from 3.0 s" in w for w in r.json()["warnings"]), r.json()["warnings"]
+
+
+@needs_engine
+def test_the_af_detector_analyzes_a_strip_and_refuses_saliency_with_a_reason(api, cinc_upload):
+    rid = api.client.post("/api/v1/records", files=cinc_upload, headers=api.h("alice")).json()["id"]
+    r = api.client.post(f"/api/v1/records/{rid}/analyze", json={"model": "ecgscope-af-1lead"}, headers=api.h("alice"))
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["model"]["name"] == "ecgscope-af-1lead" and [lab["name"] for lab in d["classification"]["labels"]] == [
+        "Atrial fibrillation"]
+    assert d["classification"]["windows"] == [] and d["rhythm"]["rr_ms"]
+    bad = api.client.post(f"/api/v1/records/{rid}/analyze", json={"model": "ecgscope-af-1lead", "explain": True},
+                          headers=api.h("alice"))
+    assert bad.status_code == 422 and bad.json()["detail"]["code"] == "explain_needs_network"
+    assert "no saliency map" in bad.json()["detail"]["message"]
+    models = {m["name"]: m for m in api.client.get("/api/v1/models", headers=api.h("alice")).json()}
+    assert len(models["ecgscope-af-1lead"]["sha256"]) == 64

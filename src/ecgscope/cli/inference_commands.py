@@ -104,6 +104,9 @@ def export(
     if fmt.lower() != "onnx":
         raise UnsupportedFormatError(f"cannot export to {fmt!r}; supported: onnx")
     pkg = load_package(model)
+    if pkg.model_kind != "network":
+        raise UnsupportedFormatError(f"{pkg.name} is a {pkg.model_kind} model (model.json, NumPy only): it has no "
+                                     "network to export")
     target = out or Path(f"{pkg.name}{'-int8' if quantize else ''}.onnx")
     export_onnx(pkg.path / "model.pt", target, quantize=quantize)
     typer.echo(f"{target} ({target.stat().st_size / 1024:.0f} KiB)")
@@ -149,4 +152,33 @@ def calibrate(
     if "onnx" in report:
         typer.echo(f"ONNX: max |logit difference| vs PyTorch {report['onnx']['max_abs_logit_diff']:.2e}, "
                    f"{report['onnx']['bytes'] / 1024:.0f} KiB")
+    typer.echo(f"package: {out} (the full report is meta.json's 'evaluation')")
+
+
+@app.command("train-rhythm")
+def train_rhythm(
+    task: Annotated[str, typer.Option("--task", help="One-label task (AF vs rest).")] = "cinc2017-af",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model package directory to write.")] = Path("model-package"),
+    name: Annotated[str, typer.Option("--name", help="Model name.")] = "custom-rhythm",
+    version: Annotated[str, typer.Option("--version", help="Model version.")] = "0.1.0",
+    c: Annotated[float, typer.Option("--C", help="Inverse L2 regularisation of the logistic model.")] = 1.0,
+    data_dir: Annotated[str | None, typer.Option("--data-dir")] = None,
+    description: Annotated[str, typer.Option("--description", help="Model card: what the model is.")] = "",
+    limits: Annotated[str, typer.Option("--limits", help="Model card: known limits (markdown).")] = "",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Train a record-level rhythm model (RR irregularity, P waves, atrial activity) and package it."""
+    from ecgscope.inference.build import train_rhythm_package
+
+    if c <= 0:
+        raise typer.BadParameter(f"--C must be positive; got {c}")
+    report = train_rhythm_package(task, out, name=name, version=version, data_dir=data_dir, C=c,
+                                  description=description, limits=limits, progress=lambda m: typer.echo(m, err=True))
+    if json_out:
+        print_json(report)
+        return
+    row = report["test"]["evaluation"]["per_label"][0]
+    typer.echo(f"{row['label']}: out-of-fold AUROC {report['out_of_fold_auroc']:.3f}; test ({row['n_pos']} positives of "
+               f"{row['n']}) AUROC {row['auroc']:.3f} [{row['auroc_lo']:.3f}, {row['auroc_hi']:.3f}], F1 {row['f1']:.3f} "
+               f"[{row['f1_lo']:.3f}, {row['f1_hi']:.3f}]")
     typer.echo(f"package: {out} (the full report is meta.json's 'evaluation')")

@@ -6,6 +6,10 @@ Pipeline, in order (each step's time is in ``timing_ms``)::
            -> recording-level aggregation (max / mean per label) -> calibration -> thresholds
            -> plausibility rules -> delineation, measurements, HRV -> result
 
+A record-level rhythm model (``model_kind: "rhythm-features"``, the AF detector) has no windows: its
+logits come from :func:`~ecgscope.signal.rhythm_features.ecg_rhythm_features` of the record's
+delineation (of the model's lead), then calibration onwards as above.
+
 Failure modes are explicit.  A record that cannot satisfy the model's contract (shorter than one
 window, missing leads, sampled below the model's band, a 12-lead model given one lead without
 ``allow_single_lead``) raises :class:`~ecgscope.errors.ContractError` naming the problem; an invalid
@@ -36,14 +40,19 @@ from ecgscope.calibrate._base import sigmoid
 from ecgscope.errors import ContractError
 from ecgscope.inference.backends import BACKENDS, OnnxBackend, TorchBackend
 from ecgscope.inference.package import ModelPackage, load_package
+from ecgscope.inference.rhythm_model import RHYTHM_MODEL_FILE, RhythmBackend
 from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
 from ecgscope.io import load_record
 from ecgscope.labels import MAX_AGGREGATED
 from ecgscope.record import Record
 from ecgscope.signal import FIDUCIALS, ecg_delineate, ecg_hrv, ecg_measurements, ecg_quality
 from ecgscope.signal.contract import InputContract, ModelInput, Preprocessor
+from ecgscope.signal.delineate import MIN_DELINEATION_FS, Delineation
+from ecgscope.signal.rhythm_features import MIN_RR_INTERVALS, ecg_rhythm_features
 
 _MS = 1000.0
+_RHYTHM_QUALITY_WINDOW_S = 5.0  # quality flags per 5 s for the rhythm models (they have no model window)
+_FEW_BEATS = 20  # a rhythm assessment from fewer beats is flagged as less reliable
 
 
 @dataclass
@@ -77,6 +86,7 @@ class Analyzer:
     ----------
     package : ModelPackage or name or path
     backend : {"torch", "onnx"}
+        Where a network runs (a rhythm-feature package has one engine and ignores this).
     threads : int, optional
         Intra-op threads for the backend (None: the library default).
     delineation : {"learned", "neurokit"}
@@ -99,16 +109,24 @@ class Analyzer:
             raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
         self.package = package if isinstance(package, ModelPackage) else load_package(package)
         path = self.package.path
-        self.backend = (TorchBackend(path / "model.pt", threads) if backend == "torch"
-                        else OnnxBackend(path / "model.onnx", threads))
-        self._torch_model = self.backend.model if backend == "torch" else None
-        contract = InputContract.from_dict(self.package.meta["contract"])  # written from the bundle at packaging
-        if pad_short:
-            contract = contract.replace(pad_short=True)
-        self.contract = contract
         self.allow_single_lead = allow_single_lead
         self.substitute_lead = substitute_lead
-        self.preprocessor = Preprocessor(contract, allow_single_lead=allow_single_lead)
+        self.rhythm = self.package.model_kind == "rhythm-features"
+        if self.rhythm:
+            self.backend: TorchBackend | OnnxBackend | RhythmBackend = RhythmBackend(path / RHYTHM_MODEL_FILE)
+            self._torch_model = None
+            self.contract: InputContract | None = None
+            self.preprocessor: Preprocessor | None = None
+            self.rhythm_lead: str = self.package.meta.get("lead", "I")
+        else:
+            self.backend = (TorchBackend(path / "model.pt", threads) if backend == "torch"
+                            else OnnxBackend(path / "model.onnx", threads))
+            self._torch_model = self.backend.model if backend == "torch" else None
+            contract = InputContract.from_dict(self.package.meta["contract"])  # written from the bundle at packaging
+            if pad_short:
+                contract = contract.replace(pad_short=True)
+            self.contract = contract
+            self.preprocessor = Preprocessor(contract, allow_single_lead=allow_single_lead)
         self.delineation = delineation
         self.qtc_formula = qtc_formula
         self.threads = threads or 1
@@ -125,6 +143,12 @@ class Analyzer:
     def _check_record(self, record: Record) -> list[str]:
         c = self.contract
         warnings: list[str] = []
+        if c is None:  # a rhythm model reads the delineation, which needs 100 Hz
+            if record.fs < MIN_DELINEATION_FS:
+                raise ContractError(f"record is sampled at {record.fs:g} Hz; {self.package.name} reads P waves and "
+                                    f"R peaks from a delineation that needs at least {MIN_DELINEATION_FS:g} Hz",
+                                    code="fs_below_model_band")
+            return warnings + self._record_warnings(record)
         upper = c.bandpass[1] if c.bandpass else 0.4 * c.fs
         if record.fs / 2 < upper:
             raise ContractError(
@@ -141,6 +165,11 @@ class Analyzer:
         if c.pad_short and record.duration_s < c.window_s:
             warnings.append(f"record zero-padded from {record.duration_s:.1f} s to one {c.window_s:g}-s model window: "
                             "the probabilities rest partly on padding")
+        return warnings + self._record_warnings(record)
+
+    @staticmethod
+    def _record_warnings(record: Record) -> list[str]:
+        warnings: list[str] = []
         if record.unknown_leads:
             warnings.append(f"unknown lead names ignored: {', '.join(record.unknown_leads)}")
         if record.metadata.get("warnings"):
@@ -154,8 +183,7 @@ class Analyzer:
         for k in range(n):
             w = win[owner == k]
             rec = np.where(self._max_agg, w.max(axis=0), w.mean(axis=0))
-            cal = self.package.calibrator.predict_proba(rec[None])[0] if self.package.calibrator else rec
-            out.append((w, cal))
+            out.append((w, self._calibrated(rec[None])[0]))
         return out
 
     def _classification(self, win: np.ndarray, probs: np.ndarray, starts_s: np.ndarray,
@@ -184,9 +212,10 @@ class Analyzer:
             "unreliable_reasons": reasons,
         }
 
-    def _signal_analysis(self, record: Record, quality) -> tuple[dict, dict, dict, float]:
+    def _signal_analysis(self, record: Record, quality, delin: Delineation | None = None) -> tuple[dict, dict, dict, float]:
         t0 = time.perf_counter()
-        delin = ecg_delineate(record, method=self.delineation, quality=quality)
+        if delin is None:
+            delin = ecg_delineate(record, method=self.delineation, quality=quality)
         meas = ecg_measurements(record, delin, qtc_formula=self.qtc_formula)
         r_ms = np.round(delin.table()[:, FIDUCIALS.index("r_peak")], 1)  # as the JSON gives them
         r_ms = r_ms[np.isfinite(r_ms)]
@@ -209,6 +238,10 @@ class Analyzer:
                   n_samples: int) -> dict[str, Any]:
         from ecgscope.inference.explain import stitch, window_saliency
 
+        if self.rhythm:
+            raise ContractError(f"{self.package.name} is a rhythm-statistics model, not a network: it has no "
+                                "saliency map (its inputs are the RR intervals and P waves in the result)",
+                                code="explain_needs_network")
         if self._torch_model is None:
             raise ContractError("saliency needs the torch backend (gradients); use backend='torch'",
                                 code="explain_needs_torch")
@@ -226,21 +259,24 @@ class Analyzer:
         return {"fs": self.contract.fs, "method": method,
                 "labels": {self.labels[j]: np.round(full[k], 4).tolist() for k, j in enumerate(chosen)}}
 
-    def _assemble(self, record: Record, source: str | None, batch: ModelInput, win: np.ndarray, probs: np.ndarray,
-                  quality, warnings: list[str], timings: dict[str, float], explain: bool,
-                  explain_labels, explain_method: str) -> Result:
+    def _assemble(self, record: Record, source: str | None, batch: ModelInput | None, win: np.ndarray,
+                  probs: np.ndarray, quality, warnings: list[str], timings: dict[str, float], explain: bool,
+                  explain_labels, explain_method: str, delin: Delineation | None = None) -> Result:
+        """``batch`` is None for a rhythm model (no windows); ``delin`` is a delineation already made."""
         q = quality.to_dict()
         quality_json = {"usable": bool(q["usable"]), "per_lead": {k: _r(v, 3) for k, v in q["per_lead"].items()},
                         "issues": list(q["issues"]), "windows": q.get("windows", [])}
-        cls = self._classification(win, probs, batch.starts_s, quality_json["usable"], quality_json["issues"])
-        rhythm, delineation, measurements, t_del = self._signal_analysis(record, quality)
-        timings["delineate"] = t_del
+        starts = batch.starts_s if batch is not None else np.zeros(0)
+        cls = self._classification(win, probs, starts, quality_json["usable"], quality_json["issues"])
+        rhythm, delineation, measurements, t_del = self._signal_analysis(record, quality, delin)
+        timings["delineate"] = timings.get("delineate", 0.0) + t_del
         data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "model": {"name": self.package.name, "version": self.package.version, "sha256": self.package.sha256,
                       "input": self.package.input_kind, "labels": list(self.labels)},
             "input": {"source": source, "fs": record.fs, "leads": list(record.leads),
-                      "duration_s": round(record.duration_s, 4), "single_lead": bool(batch.single_lead)},
+                      "duration_s": round(record.duration_s, 4),
+                      "single_lead": bool(batch.single_lead) if batch is not None else self._reads_one_lead(record)},
             "quality": quality_json,
             "classification": cls,
             "rhythm": rhythm,
@@ -251,6 +287,8 @@ class Analyzer:
         }
         if explain:
             t0 = time.perf_counter()
+            if batch is None:
+                self._saliency(batch, probs, explain_labels, explain_method, 0)  # raises: no saliency
             n = int(round(record.duration_s * self.contract.fs))
             data["saliency"] = self._saliency(batch, probs, explain_labels, explain_method, n)
             timings["explain"] = (time.perf_counter() - t0) * _MS
@@ -276,6 +314,65 @@ class Analyzer:
             return self.preprocessor(record.select_leads([best])), quality, warnings
         return self.preprocessor(record), quality, warnings
 
+    def _reads_one_lead(self, record: Record) -> bool:
+        return record.n_leads == 1 or self.package.input_kind == "single-lead"
+
+    def _rhythm_reading(self, record: Record, quality, warnings: list[str]) -> Record:
+        """The record a rhythm model reads: its lead (lead I) of a multi-lead record, or the best lead when
+        ``substitute_lead`` allows it (as for the single-lead networks)."""
+        if record.n_leads == 1 or self.package.input_kind != "single-lead":
+            return record
+        lead = self.rhythm_lead
+        if lead in record.leads:
+            return record.select_leads([lead])
+        if not self.substitute_lead:
+            raise ContractError(
+                f"{self.package.name} reads lead {lead} and the record has {list(record.leads)}; pass "
+                "substitute_lead=True to use its best lead instead", code="missing_leads")
+        best = max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))
+        warnings.append(f"lead {lead} not present: lead {best} used in its place (the model was trained on "
+                        f"lead {lead})")
+        return record.select_leads([best])
+
+    def _rhythm_statistics(self, record: Record, quality, warnings: list[str],
+                           strict: bool = True) -> tuple[dict[str, float], Delineation | None]:
+        """Rhythm statistics of the lead the model reads, and the delineation of the whole record.
+
+        ``strict``: refuse a record with too few beats (analysis); dataset scoring passes False and the
+        model fills the statistics it lacks with their training medians.
+        """
+        whole = ecg_delineate(record, method="learned", quality=quality)
+        reading = self._rhythm_reading(record, quality, warnings)
+        delin = whole if reading is record else ecg_delineate(reading, method="learned")
+        features = ecg_rhythm_features(reading, delin)
+        n_beats = int(np.isfinite(delin.table()[:, FIDUCIALS.index("r_peak")]).sum())
+        if strict and n_beats < MIN_RR_INTERVALS + 1:
+            raise ContractError(
+                f"{self.package.name} assesses the rhythm from at least {MIN_RR_INTERVALS + 1} beats; "
+                f"{n_beats} were found in this {record.duration_s:.1f}-s record (too short, or too noisy to find "
+                "the beats)", code="too_few_beats")
+        if n_beats < _FEW_BEATS:
+            warnings.append(f"rhythm assessed from only {n_beats} beats: a strip of 30 s or more is more reliable")
+        return features, (whole if self.delineation == "learned" else None)
+
+    def _analyze_rhythm(self, record: Record, source: str | None, t_load: float, explain: bool,
+                        explain_labels, explain_method: str) -> Result:
+        t0 = time.perf_counter()
+        warnings = self._check_record(record)
+        quality = ecg_quality(record, window_s=_RHYTHM_QUALITY_WINDOW_S)
+        t_pre = t_load + (time.perf_counter() - t0) * _MS
+        t0 = time.perf_counter()
+        features, delin = self._rhythm_statistics(record, quality, warnings)
+        t_del = (time.perf_counter() - t0) * _MS
+        t0 = time.perf_counter()
+        probs = self._calibrated(sigmoid(self.backend.logits([features])))[0]
+        timings = {"preprocess": t_pre, "classify": (time.perf_counter() - t0) * _MS, "delineate": t_del}
+        return self._assemble(record, source, None, np.zeros((0, len(self.labels))), probs, quality, warnings,
+                              timings, explain, explain_labels, explain_method, delin)
+
+    def _calibrated(self, probs: np.ndarray) -> np.ndarray:
+        return self.package.calibrator.predict_proba(probs) if self.package.calibrator else probs
+
     def analyze(self, record: Record | str | os.PathLike, *, explain: bool = False,
                 explain_labels: Sequence[str] | None = None, explain_method: str = "gradcam") -> Result:
         """Analyse one record (a :class:`Record` or a path any reader accepts)."""
@@ -292,10 +389,14 @@ class Analyzer:
             if not isinstance(r, Record):
                 source = Path(r).name
                 r = load_record(r)
+            if self.rhythm:  # record-level: nothing to batch
+                items.append(self._analyze_rhythm(r, source or r.record_id, (time.perf_counter() - t0) * _MS,
+                                                  explain, explain_labels, explain_method))
+                continue
             batch, quality, warnings = self.prepare(r)
             items.append((r, source or r.record_id, batch, quality, warnings, (time.perf_counter() - t0) * _MS))
-        if not items:
-            return []
+        if not items or self.rhythm:
+            return items
         t0 = time.perf_counter()
         windows = np.concatenate([it[2].windows for it in items])
         owner = np.concatenate([np.full(len(it[2].windows), k) for k, it in enumerate(items)])
@@ -312,6 +413,9 @@ class Analyzer:
     def classify_many(self, records: Sequence[Record]) -> np.ndarray:
         """Calibrated recording-level probabilities only, (n_records, n_labels): batch classification without
         delineation or result assembly (throughput benchmarks, dataset scoring)."""
+        if self.rhythm:
+            feats = [self._rhythm_statistics(r, ecg_quality(r, windows=False), [], strict=False)[0] for r in records]
+            return self._calibrated(sigmoid(self.backend.logits(feats)))
         if self.threads > 1 and len(records) >= 2 * self.threads:
             # resampling and filtering release the GIL: the threads the backend was given preprocess too
             from concurrent.futures import ThreadPoolExecutor
@@ -325,7 +429,8 @@ class Analyzer:
         return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches))])
 
     def info(self) -> dict[str, Any]:
-        return {**self.package.info(), "backend": self.backend.name, "contract": self.contract.to_dict()}
+        return {**self.package.info(), "backend": self.backend.name,
+                "contract": self.contract.to_dict() if self.contract is not None else None}
 
 
 TWELVE_LEAD_MODEL = "ecgscope-17-12lead"

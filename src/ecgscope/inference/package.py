@@ -4,13 +4,15 @@ Layout of a model package (``src/ecgscope/inference/pretrained/<name>/`` for the
 or any directory a user builds with :func:`build_package`)::
 
     model.pt          ecgscope model bundle (``ecgscope.models.save_bundle``): architecture, weights, contract
+                      (a record-level rhythm model, ``"model_kind": "rhythm-features"`` in meta.json, has
+                      ``model.json`` instead: :mod:`ecgscope.inference.rhythm_model`)
     calibration.json  calibrator, per-label thresholds, plausibility rules, validation metrics
     meta.json         name, version, input ("12-lead" | "single-lead"), task, labels, training/evaluation facts
     card.md           the model card: data, splits, metrics with CIs, intended use, limits
     model.onnx        the same network exported to ONNX (optional; needed for backend="onnx")
 
-The package's ``sha256`` is the SHA-256 of ``model.pt`` followed by ``calibration.json`` (the bytes that
-decide every output), and is written into every result.
+The package's ``sha256`` is the SHA-256 of the model file (``model.pt`` or ``model.json``) followed by
+``calibration.json`` (the bytes that decide every output), and is written into every result.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from ecgscope.errors import MissingInputError, RecordFormatError
 from ecgscope.evaluate.calibration import calibration_summary
 from ecgscope.labels import LABELS
 
-PACKAGE_FILES = ("model.pt", "calibration.json", "meta.json", "card.md")
+PACKAGE_FILES = ("calibration.json", "meta.json", "card.md")  # plus the model file of its kind
+MODEL_FILES = {"network": "model.pt", "rhythm-features": "model.json"}
 PRETRAINED_ROOT = "ecgscope.inference.pretrained"
 
 
@@ -70,16 +73,30 @@ class ModelPackage:
     def input_kind(self) -> str:
         return self.meta["input"]
 
+    @property
+    def model_kind(self) -> str:
+        """``"network"`` (windows through a network) or ``"rhythm-features"`` (record-level statistics)."""
+        return model_kind(self.meta)
+
     def info(self) -> dict[str, Any]:
         """What ``list_pretrained`` and the server's ``/models`` report."""
         return {"name": self.name, "version": self.version, "sha256": self.sha256, "input": self.input_kind,
+                "kind": self.model_kind,
                 "labels": list(self.labels), "task": self.meta.get("task"), "metrics": self.meta.get("metrics", {}),
                 "model_card": self.card}
 
 
-def package_sha256(path: Path) -> str:
+def model_kind(meta: dict[str, Any]) -> str:
+    kind = meta.get("model_kind", "network")
+    if kind not in MODEL_FILES:
+        raise RecordFormatError(f"unknown model_kind {kind!r}; valid: {', '.join(MODEL_FILES)}",
+                                code="bad_model_package")
+    return kind
+
+
+def package_sha256(path: Path, model_file: str = "model.pt") -> str:
     h = hashlib.sha256()
-    for name in ("model.pt", "calibration.json"):
+    for name in (model_file, "calibration.json"):
         with open(path / name, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
@@ -116,6 +133,9 @@ def load_package(name_or_path: str | os.PathLike) -> ModelPackage:
     if missing:
         raise RecordFormatError(f"model package lacks {missing}", source=str(path), code="bad_model_package")
     meta = json.loads((path / "meta.json").read_text())
+    model_file = MODEL_FILES[model_kind(meta)]
+    if not (path / model_file).is_file():
+        raise RecordFormatError(f"model package lacks {model_file}", source=str(path), code="bad_model_package")
     cal = json.loads((path / "calibration.json").read_text())
     labels = tuple(meta["labels"])
     calibrator = calibrator_from_dict(cal["calibrator"]) if cal.get("calibrator") else None
@@ -123,7 +143,7 @@ def load_package(name_or_path: str | os.PathLike) -> ModelPackage:
     if thresholds.shape != (len(labels),):
         raise RecordFormatError("thresholds do not match the labels", source=str(path), code="bad_model_package")
     rules = PlausibilityRules.from_dict(cal["rules"]) if cal.get("rules") else None
-    return ModelPackage(path, meta, calibrator, thresholds, rules, package_sha256(path),
+    return ModelPackage(path, meta, calibrator, thresholds, rules, package_sha256(path, model_file),
                         (path / "card.md").read_text())
 
 
@@ -166,7 +186,11 @@ def fit_calibration(val_probs: np.ndarray, val_labels: np.ndarray, train_labels:
 
 def build_package(out_dir: str | os.PathLike, *, bundle: str | os.PathLike, calibration: dict[str, Any],
                   meta: dict[str, Any], card: str, onnx: str | os.PathLike | None = None) -> Path:
-    """Write a model package directory (atomically: built aside, then renamed into place)."""
+    """Write a model package directory (atomically: built aside, then renamed into place).
+
+    ``bundle`` is the model file of the package's kind (``meta["model_kind"]``): a network bundle
+    (``model.pt``) or a rhythm model's ``model.json``.
+    """
     out = Path(out_dir)
     for key in ("name", "version", "input", "labels"):
         if key not in meta:
@@ -176,7 +200,7 @@ def build_package(out_dir: str | os.PathLike, *, bundle: str | os.PathLike, cali
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copyfile(bundle, tmp / "model.pt")
+    shutil.copyfile(bundle, tmp / MODEL_FILES[model_kind(meta)])
     (tmp / "calibration.json").write_text(json.dumps(calibration, indent=1) + "\n")
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     (tmp / "card.md").write_text(card)
