@@ -224,3 +224,21 @@ def test_short_record_is_refused_then_analyzed_zero_padded(page, tmp_path):
     page.get_by_test_id("label-table").wait_for(timeout=60_000)
     assert "zero-padded from 3.0 s" in page.get_by_test_id("warnings").inner_text()
     assert page.get_by_test_id("analysis-error").count() == 0
+
+
+@pytest.mark.skipif(not ENGINE, reason="ecgscope.inference (the analysis engine) is not installed yet")
+def test_af_detector_on_a_wearable_strip_has_no_saliency_option(page, data_dir):
+    """The AF detector reads rhythm statistics, not the waveform: choosing it disables the saliency toggle, and
+    its one label is shown with its probability."""
+    base = data_dir / "cinc2017" / "A00013"
+    page.get_by_test_id("file-input").set_input_files([str(base.with_suffix(".hea")), str(base.with_suffix(".mat"))])
+    page.get_by_test_id("record-title").filter(has_text="A00013").wait_for()
+    page.get_by_test_id("explain-toggle").check()
+    page.get_by_test_id("model-select").select_option("ecgscope-af-1lead")
+    toggle = page.get_by_test_id("explain-toggle")
+    assert toggle.is_disabled() and not toggle.is_checked()
+    page.get_by_test_id("analyze-button").click()
+    table = page.get_by_test_id("label-table")
+    table.wait_for(timeout=60_000)
+    assert "Atrial fibrillation" in table.inner_text()
+    assert page.get_by_test_id("analysis-error").count() == 0

@@ -127,12 +127,15 @@ export default function App() {
     }
   }
 
+  // a rhythm-statistics model (the AF detector) has no network, hence no saliency map
+  const canExplain = models.find((m) => m.name === model)?.kind !== "rhythm-features";
+
   async function onAnalyze({ padShort = false } = {}) {
     setBusy(true);
     setAnalysisError("");
     setTooShort(false);
     try {
-      const result = await api.analyze(selectedId, model, explain, padShort);
+      const result = await api.analyze(selectedId, model, explain && canExplain, padShort);
       setAnalysis(result);
       // with saliency, overlay the first explained label (a positive one, or the most probable)
       setSaliencyLabel(Object.keys(result.saliency?.labels ?? {})[0] ?? "");
@@ -266,7 +269,8 @@ export default function App() {
           {record && (
             <ResultsPanel analysis={analysis} error={analysisError} tooShort={tooShort} busy={busy} models={models}
               model={model}
-              onModel={setModel} onAnalyze={onAnalyze} explain={explain} onExplain={setExplain} canWrite={canWrite}
+              onModel={setModel} onAnalyze={onAnalyze} explain={explain} onExplain={setExplain} canExplain={canExplain}
+              canWrite={canWrite}
               saliencyLabel={saliencyLabel} onSaliency={setSaliencyLabel} />
           )}
         </main>

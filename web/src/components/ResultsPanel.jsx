@@ -98,7 +98,7 @@ function Quality({ analysis }) {
 }
 
 export default function ResultsPanel({ analysis, error, tooShort, busy, models, model, onModel, onAnalyze, canWrite,
-  saliencyLabel, onSaliency, explain, onExplain }) {
+  saliencyLabel, onSaliency, explain, onExplain, canExplain = true }) {
   const cls = analysis?.classification;
   const suppressed = cls?.suppressed ?? [];
   const adjustments = cls?.adjustments ?? [];
@@ -115,9 +115,10 @@ export default function ResultsPanel({ analysis, error, tooShort, busy, models, 
             <option key={`${m.name}-${m.version}`} value={m.name}>{m.name} {m.version} ({m.input})</option>
           ))}
         </select>
-        <label title="per-label saliency maps for the waveform overlay (slower)">
-          <input type="checkbox" checked={explain} onChange={(e) => onExplain(e.target.checked)}
-            data-testid="explain-toggle" /> saliency
+        <label title={canExplain ? "per-label saliency maps for the waveform overlay (slower)"
+          : "this model reads rhythm statistics (RR intervals, P waves), not the waveform: no saliency map"}>
+          <input type="checkbox" checked={explain && canExplain} disabled={!canExplain}
+            onChange={(e) => onExplain(e.target.checked)} data-testid="explain-toggle" /> saliency
         </label>
         <button onClick={() => onAnalyze()} disabled={busy || !canWrite} data-testid="analyze-button">
           {busy ? "Analyzing…" : analysis ? "Re-analyze" : "Analyze"}
