@@ -44,6 +44,13 @@ def test_validation_names_field_and_value(kwargs, code, fragment):
     assert fragment in str(exc.value)
 
 
+def test_an_implausible_single_lead_is_named():
+    """A lead taken out of a multi-lead record may be an artifact, not wrong units: the message names the lead."""
+    rec = Record(_ecg(3) * np.array([[100.0], [1.0], [1.0]]), fs=500, leads=["I", "II", "III"])
+    with pytest.raises(RecordValidationError, match=r"^lead I: typical lead amplitude .* swamped by an artifact"):
+        rec.select_leads(["I"])
+
+
 def test_nan_run_is_located():
     sig = _ecg()
     sig[1, 100:250] = np.nan

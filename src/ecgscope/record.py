@@ -209,10 +209,13 @@ class Record:
                 code="all_leads_flat",
             )
         amp = typical_amplitude(sig[live])
+        # one lead (a lead taken out of a 12-lead record, say) may be an artifact rather than wrong units
+        which = f"lead {[n for n, ok in zip(names, live, strict=True) if ok][0]}: " if live.sum() == 1 else ""
         if amp > MAX_PLAUSIBLE_MV:
             raise RecordValidationError(
-                f"typical lead amplitude is {amp:.1f} mV, far above any ECG: the values are probably not "
-                f"millivolts (microvolts passed as mV?); source units were {self.units!r}",
+                f"{which}typical lead amplitude is {amp:.1f} mV, far above any ECG: the values are probably not "
+                f"millivolts (microvolts passed as mV?) or the lead is swamped by an artifact; source units were "
+                f"{self.units!r}",
                 code="implausible_amplitude",
             )
         if amp < MIN_PLAUSIBLE_MV:
