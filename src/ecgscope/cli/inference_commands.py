@@ -126,6 +126,8 @@ def calibrate(
     no_onnx: Annotated[bool, typer.Option("--no-onnx", help="Do not export model.onnx.")] = False,
     description: Annotated[str, typer.Option("--description", help="Model card: what the model is.")] = "",
     limits: Annotated[str, typer.Option("--limits", help="Model card: known limits (markdown), before the generic ones.")] = "",
+    record_head: Annotated[bool, typer.Option(
+        "--record-head", help="Blend whole-record measurements (PR, HR, rhythm, axes, quality) into the logits.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Calibrate a trained model on its task's validation split; report ECE/Brier before and after; package it."""
@@ -134,7 +136,7 @@ def calibrate(
     report = calibrate_and_package(bundle, task, out, name=name, version=version, data_dir=data_dir, method=method,
                                    threshold_strategy=thresholds, target_sensitivity=target_sensitivity,
                                    onnx=not no_onnx, description=description, limits=limits,
-                                   progress=lambda m: typer.echo(m, err=True))
+                                   record_head=record_head, progress=lambda m: typer.echo(m, err=True))
     if json_out:
         print_json(report)
         return

@@ -6,6 +6,10 @@ Pipeline, in order (each step's time is in ``timing_ms``)::
            -> recording-level aggregation (max / mean per label) -> calibration -> thresholds
            -> plausibility rules -> delineation, measurements, HRV -> result
 
+A network package with a record head (``record_head.json``, :mod:`ecgscope.inference.record_head`) blends
+whole-record measurements into the recording-level logits before calibration; the delineation it needs is
+made once and reused for the result.
+
 A record-level rhythm model (``model_kind: "rhythm-features"``, the AF detector) has no windows: its
 logits come from :func:`~ecgscope.signal.rhythm_features.ecg_rhythm_features` of the record's
 delineation (of the model's lead), then calibration onwards as above.
@@ -39,7 +43,8 @@ import numpy as np
 from ecgscope.calibrate._base import sigmoid
 from ecgscope.errors import ContractError
 from ecgscope.inference.backends import BACKENDS, OnnxBackend, TorchBackend
-from ecgscope.inference.package import ModelPackage, load_package
+from ecgscope.inference.package import RECORD_HEAD_FILE, ModelPackage, load_package
+from ecgscope.inference.record_head import RecordHead, feature_matrix, record_features
 from ecgscope.inference.rhythm_model import RHYTHM_MODEL_FILE, RhythmBackend
 from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
 from ecgscope.io import load_record
@@ -127,6 +132,7 @@ class Analyzer:
                 contract = contract.replace(pad_short=True)
             self.contract = contract
             self.preprocessor = Preprocessor(contract, allow_single_lead=allow_single_lead)
+        self.head = RecordHead.load(path / RECORD_HEAD_FILE) if (path / RECORD_HEAD_FILE).is_file() else None
         self.delineation = delineation
         self.qtc_formula = qtc_formula
         self.threads = threads or 1
@@ -176,13 +182,17 @@ class Analyzer:
             warnings.extend(str(w) for w in record.metadata["warnings"])
         return warnings
 
-    def _probabilities(self, logits: np.ndarray, owner: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Window probabilities -> per record (window probs, calibrated recording probs)."""
+    def _probabilities(self, logits: np.ndarray, owner: np.ndarray, n: int,
+                       head_x: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Window probabilities -> per record (window probs, calibrated recording probs); ``head_x`` are the
+        records' features for the record head (when the package has one)."""
         win = sigmoid(logits)
         out = []
         for k in range(n):
             w = win[owner == k]
             rec = np.where(self._max_agg, w.max(axis=0), w.mean(axis=0))
+            if self.head is not None:
+                rec = self.head.blend(rec[None], head_x[k : k + 1])[0]
             out.append((w, self._calibrated(rec[None])[0]))
         return out
 
@@ -317,14 +327,16 @@ class Analyzer:
     def _reads_one_lead(self, record: Record) -> bool:
         return record.n_leads == 1 or self.package.input_kind == "single-lead"
 
-    def _rhythm_reading(self, record: Record, quality, warnings: list[str]) -> Record:
-        """The record a rhythm model reads: its lead (lead I) of a multi-lead record, or the best lead when
-        ``substitute_lead`` allows it (as for the single-lead networks)."""
+    def _reading(self, record: Record, quality, warnings: list[str] | None) -> Record:
+        """The record a single-lead model reads: its lead (lead I) of a multi-lead record, or the best lead when
+        ``substitute_lead`` allows it.  ``warnings=None``: the choice was already checked and reported (prepare)."""
         if record.n_leads == 1 or self.package.input_kind != "single-lead":
             return record
-        lead = self.rhythm_lead
+        lead = self.rhythm_lead if self.rhythm else self.contract.single_lead
         if lead in record.leads:
             return record.select_leads([lead])
+        if warnings is None:
+            return record.select_leads([max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))])
         if not self.substitute_lead:
             raise ContractError(
                 f"{self.package.name} reads lead {lead} and the record has {list(record.leads)}; pass "
@@ -342,7 +354,7 @@ class Analyzer:
         model fills the statistics it lacks with their training medians.
         """
         whole = ecg_delineate(record, method="learned", quality=quality)
-        reading = self._rhythm_reading(record, quality, warnings)
+        reading = self._reading(record, quality, warnings)
         delin = whole if reading is record else ecg_delineate(reading, method="learned")
         features = ecg_rhythm_features(reading, delin)
         n_beats = int(np.isfinite(delin.table()[:, FIDUCIALS.index("r_peak")]).sum())
@@ -354,6 +366,17 @@ class Analyzer:
         if n_beats < _FEW_BEATS:
             warnings.append(f"rhythm assessed from only {n_beats} beats: a strip of 30 s or more is more reliable")
         return features, (whole if self.delineation == "learned" else None)
+
+    def head_features(self, record: Record, quality=None, delineation: Delineation | None = None) -> dict[str, float]:
+        """The record head's features of ``record`` (:func:`~ecgscope.inference.record_head.record_features` of
+        the record the model reads); ``quality`` / ``delineation`` of the whole record if already made."""
+        quality = quality if quality is not None else ecg_quality(record, windows=False)
+        reading = self._reading(record, quality, None)
+        if reading is record:
+            delineation = delineation if delineation is not None else ecg_delineate(record, quality=quality)
+            return record_features(record, delineation, quality)
+        q = ecg_quality(reading, windows=False)
+        return record_features(reading, ecg_delineate(reading, quality=q), q)
 
     def _analyze_rhythm(self, record: Record, source: str | None, t_load: float, explain: bool,
                         explain_labels, explain_method: str) -> Result:
@@ -394,20 +417,30 @@ class Analyzer:
                                                   explain, explain_labels, explain_method))
                 continue
             batch, quality, warnings = self.prepare(r)
-            items.append((r, source or r.record_id, batch, quality, warnings, (time.perf_counter() - t0) * _MS))
+            t_pre = (time.perf_counter() - t0) * _MS
+            delin, feats, t_head = None, None, 0.0
+            if self.head is not None:  # the delineation the head needs is the one the result shows
+                t0 = time.perf_counter()
+                delin = ecg_delineate(r, method="learned", quality=quality)
+                feats = self.head_features(r, quality, delin)
+                t_head = (time.perf_counter() - t0) * _MS
+            items.append((r, source or r.record_id, batch, quality, warnings, t_pre, delin, feats, t_head))
         if not items or self.rhythm:
             return items
         t0 = time.perf_counter()
         windows = np.concatenate([it[2].windows for it in items])
         owner = np.concatenate([np.full(len(it[2].windows), k) for k, it in enumerate(items)])
         logits = self.backend.logits(windows)
-        per_record = self._probabilities(logits, owner, len(items))
+        head_x = feature_matrix([it[7] for it in items]) if self.head is not None else None
+        per_record = self._probabilities(logits, owner, len(items), head_x)
         t_cls = (time.perf_counter() - t0) * _MS / len(items)
         results = []
-        for (rec, source, batch, quality, warnings, t_pre), (win, probs) in zip(items, per_record, strict=True):
-            timings = {"preprocess": t_pre, "classify": t_cls}
+        for (rec, source, batch, quality, warnings, t_pre, delin, _, t_head), (win, probs) in zip(items, per_record,
+                                                                                                 strict=True):
+            timings = {"preprocess": t_pre, "classify": t_cls, "delineate": t_head}
             results.append(self._assemble(rec, source, batch, win, probs, quality, warnings, timings, explain,
-                                          explain_labels, explain_method))
+                                          explain_labels, explain_method,
+                                          delin if self.delineation == "learned" else None))
         return results
 
     def classify_many(self, records: Sequence[Record]) -> np.ndarray:
@@ -426,7 +459,8 @@ class Analyzer:
             batches = [self.preprocessor(r) for r in records]
         windows = np.concatenate([b.windows for b in batches])
         owner = np.concatenate([np.full(len(b.windows), k) for k, b in enumerate(batches)])
-        return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches))])
+        head_x = feature_matrix([self.head_features(r) for r in records]) if self.head is not None else None
+        return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches), head_x)])
 
     def info(self) -> dict[str, Any]:
         return {**self.package.info(), "backend": self.backend.name,

@@ -68,6 +68,15 @@ def _split_text(meta: dict[str, Any], report: dict[str, Any]) -> str:
             f"selection), {sp['test']} test (reported below, never used for any choice).")
 
 
+def _head_text(report: dict[str, Any]) -> str:
+    head = report.get("record_head")
+    if not head:
+        return ""
+    return (f"- **Record head**: whole-record measurements (rhythm statistics, PR/QRS/QT/QTc, axes, quality; "
+            f"`ecgscope.inference.record_head`) blended into the logits with weight {head['alpha']:g} (chosen on "
+            f"validation) for {len(head['labels_with_head'])} labels: {', '.join(head['labels_with_head'])}.\n")
+
+
 def render_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
     """The model card (markdown) from the package metadata and the calibration/evaluation report."""
     test = report["test"]["evaluation"]
@@ -88,7 +97,7 @@ def render_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
   `{meta.get('strategy', '?')}` strategy on task `{meta['task']}`.
 - **Contract**: {json.dumps(meta['contract']) if meta.get('contract') else meta.get('contract_text', '')}
 - **Labels**: {len(meta['labels'])} ({', '.join(meta['labels'])}).
-
+{_head_text(report)}
 ## Data and splits
 
 {meta.get('data', '')}
@@ -141,11 +150,15 @@ def calibrate_and_package(
     n_bootstrap: int = 1000,
     description: str = "",
     limits: str = "",
+    record_head: bool = False,
     progress=print,
 ) -> dict[str, Any]:
     """Calibrate ``bundle`` on ``task_name``'s validation split and write the package to ``out_dir``.
 
-    Returns the report (also stored as ``meta.json["evaluation"]``).
+    With ``record_head``, a :class:`~ecgscope.inference.record_head.RecordHead` is fitted on the training
+    folds' record features, its blend weight chosen on the validation fold (macro AUROC), and calibration
+    is fitted on the blended validation probabilities.  Returns the report (also stored as
+    ``meta.json["evaluation"]``).
     """
     from ecgscope.inference.analyzer import Analyzer
     from ecgscope.inference.backends import export_onnx
@@ -167,6 +180,10 @@ def calibrate_and_package(
         progress(f"probabilities on validation ({len(parts['val'])}) and test ({len(parts['test'])}) records")
         p_val = recording_probabilities(analyzer, ds, parts["val"])
         p_test = recording_probabilities(analyzer, ds, parts["test"])
+        head_report, head = None, None
+        if record_head:
+            progress("record features of the training, validation and test records")
+            head, head_report, p_val, p_test = _fit_record_head(analyzer, ds, parts, y, task.labels, p_val, p_test)
         cal = fit_calibration(p_val, y[parts["val"]], y[parts["train"]], labels=task.labels, method=method,
                               threshold_strategy=threshold_strategy, target_sensitivity=target_sensitivity)
         from ecgscope.calibrate import calibrator_from_dict
@@ -178,6 +195,7 @@ def calibrate_and_package(
                                          n_bootstrap=n_bootstrap)
         report: dict[str, Any] = {
             "task": task.name,
+            **({"record_head": head_report} if head_report else {}),
             "val": {"n": int(len(parts["val"])), "calibration": cal["validation"]},
             "test": {"n": int(len(parts["test"])),
                      "calibration": {"before": calibration_summary(y[parts["test"]], p_test),
@@ -211,8 +229,37 @@ def calibrate_and_package(
             "built_seconds": round(time.time() - t0, 1),
         }
         build_package(out_dir, bundle=bundle, calibration=cal, meta=meta, card=render_card(meta, report),
-                      onnx=onnx_path)
+                      onnx=onnx_path, record_head=head.to_dict() if head is not None else None)
+    if head is not None:  # the package through the Analyzer's own path gives the probabilities evaluated
+        check = Analyzer(out_dir).classify_many([ds.load(int(r)) for r in parts["test"][:16]])
+        diff = float(np.abs(check - c_test[:16]).max())
+        if diff > 1e-6:
+            raise RuntimeError(f"the package's Analyzer differs from the evaluated model by {diff}")
     return report
+
+
+def _fit_record_head(analyzer, ds: ECGDataset, parts: dict[str, np.ndarray], y: np.ndarray,
+                     labels: tuple[str, ...], p_val: np.ndarray, p_test: np.ndarray):
+    """Fit the record head on the training folds, choose its blend on validation; blended val/test probabilities."""
+    from ecgscope.errors import RecordValidationError
+    from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead, feature_matrix
+
+    def features(rows: np.ndarray) -> np.ndarray:
+        out = []
+        for r in rows:
+            try:
+                out.append(analyzer.head_features(ds.load(int(r))))
+            except RecordValidationError:  # a lead the model reads is not an ECG (an artifact): missing
+                out.append(dict.fromkeys(RECORD_FEATURES, float("nan")))
+        return feature_matrix(out)
+
+    x_train, x_val, x_test = features(parts["train"]), features(parts["val"]), features(parts["test"])
+    head = RecordHead(labels).fit(x_train, y[parts["train"]])
+    scores = head.choose_alpha(p_val, x_val, y[parts["val"]])
+    report = {"alpha": head.alpha_, "val_macro_auroc_by_alpha": scores,
+              "labels_with_head": [lab for lab, m in zip(labels, head.models_, strict=True) if m is not None],
+              "features": list(RECORD_FEATURES)}
+    return head, report, head.blend(p_val, x_val), head.blend(p_test, x_test)
 
 
 RHYTHM_CONTRACT_TEXT = ("the whole record, any length with at least 5 beats (30-60 s strips are what it was trained "

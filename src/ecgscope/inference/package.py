@@ -9,10 +9,12 @@ or any directory a user builds with :func:`build_package`)::
     calibration.json  calibrator, per-label thresholds, plausibility rules, validation metrics
     meta.json         name, version, input ("12-lead" | "single-lead"), task, labels, training/evaluation facts
     card.md           the model card: data, splits, metrics with CIs, intended use, limits
+    record_head.json  optional: whole-record measurements blended into the logits (ecgscope.inference.record_head)
     model.onnx        the same network exported to ONNX (optional; needed for backend="onnx")
 
 The package's ``sha256`` is the SHA-256 of the model file (``model.pt`` or ``model.json``) followed by
-``calibration.json`` (the bytes that decide every output), and is written into every result.
+``calibration.json`` and, when present, ``record_head.json`` (the bytes that decide every output), and is
+written into every result.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ecgscope.labels import LABELS
 
 PACKAGE_FILES = ("calibration.json", "meta.json", "card.md")  # plus the model file of its kind
 MODEL_FILES = {"network": "model.pt", "rhythm-features": "model.json"}
+RECORD_HEAD_FILE = "record_head.json"
 PRETRAINED_ROOT = "ecgscope.inference.pretrained"
 
 
@@ -96,7 +99,8 @@ def model_kind(meta: dict[str, Any]) -> str:
 
 def package_sha256(path: Path, model_file: str = "model.pt") -> str:
     h = hashlib.sha256()
-    for name in (model_file, "calibration.json"):
+    head = (RECORD_HEAD_FILE,) if (path / RECORD_HEAD_FILE).is_file() else ()
+    for name in (model_file, "calibration.json", *head):
         with open(path / name, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
@@ -185,7 +189,8 @@ def fit_calibration(val_probs: np.ndarray, val_labels: np.ndarray, train_labels:
 
 
 def build_package(out_dir: str | os.PathLike, *, bundle: str | os.PathLike, calibration: dict[str, Any],
-                  meta: dict[str, Any], card: str, onnx: str | os.PathLike | None = None) -> Path:
+                  meta: dict[str, Any], card: str, onnx: str | os.PathLike | None = None,
+                  record_head: dict[str, Any] | None = None) -> Path:
     """Write a model package directory (atomically: built aside, then renamed into place).
 
     ``bundle`` is the model file of the package's kind (``meta["model_kind"]``): a network bundle
@@ -206,6 +211,8 @@ def build_package(out_dir: str | os.PathLike, *, bundle: str | os.PathLike, cali
     (tmp / "card.md").write_text(card)
     if onnx is not None:
         shutil.copyfile(onnx, tmp / "model.onnx")
+    if record_head is not None:
+        (tmp / RECORD_HEAD_FILE).write_text(json.dumps(record_head) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
