@@ -71,8 +71,9 @@ class RhythmLogistic:
             raise ValueError("y must be one 0/1 label per row of X (drop records that were not assessed)")
         if len(np.unique(y)) < 2:
             raise ValueError("y needs both classes to fit a classifier")
-        self.fill_ = np.nanmedian(X, axis=0)
-        self.fill_ = np.where(np.isfinite(self.fill_), self.fill_, 0.0)  # a statistic missing everywhere
+        seen = ~np.isnan(X).all(axis=0)  # a statistic missing everywhere (axes from one lead) is filled with 0
+        self.fill_ = np.zeros(X.shape[1])
+        self.fill_[seen] = np.nanmedian(X[:, seen], axis=0)
         Z = np.where(np.isnan(X), self.fill_, X)
         self.mean_ = Z.mean(axis=0)
         self.scale_ = np.where(Z.std(axis=0) > 1e-12, Z.std(axis=0), 1.0)
