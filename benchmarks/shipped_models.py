@@ -40,16 +40,27 @@ EPOCHS = 8
 VARIANTS: dict[str, dict] = {
     "ecgscope-17-12lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
                            "input": "12-lead 10 s", "epochs": EPOCHS, "baseline_of": None},
+    # the same runs packaged with a record head (ecgscope calibrate --record-head; not the shipped default: it
+    # costs a delineation per record, which batch classification otherwise skips)
+    "record-head-17-12lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
+                              "input": "12-lead 10 s", "epochs": EPOCHS, "baseline_of": None,
+                              "runs_as": "ecgscope-17-12lead", "record_head": True},
     "baseline-17-12lead": {"task": "ptbxl17", "model": "resnet1d_small", "strategy": "finetune",
                            "input": "12-lead 10 s", "epochs": EPOCHS, "baseline_of": "ecgscope-17-12lead"},
     "ecgscope-17-1lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
                           "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None},
+    "record-head-17-1lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
+                             "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None,
+                             "runs_as": "ecgscope-17-1lead", "record_head": True},
     "baseline-17-1lead": {"task": "ptbxl17", "model": "resnet1d_small", "strategy": "finetune",
                           "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": "ecgscope-17-1lead"},
-    "ecgscope-af-1lead": {"task": "cinc2017-af", "model": "resnet1d_small_hybrid", "strategy": "finetune",
-                          "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None},
+    # the shipped AF detector is a whole-strip rhythm model (benchmarks/af_rhythm_model.py); these are the 5-s-window
+    # networks trained for the same task, for comparison
+    "network-af-1lead": {"task": "cinc2017-af", "model": "resnet1d_small_hybrid", "strategy": "finetune",
+                         "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None,
+                         "runs_as": "ecgscope-af-1lead"},
     "baseline-af-1lead": {"task": "cinc2017-af", "model": "resnet1d_small", "strategy": "finetune",
-                          "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": "ecgscope-af-1lead"},
+                          "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": "network-af-1lead"},
 }
 
 
@@ -67,14 +78,16 @@ def finished(run: Path) -> bool:
 
 
 def run_one(name: str, variant: dict, seed: int, runs: Path, data_dir: str | None, threads: int) -> dict:
-    """Train (unless done) and score one seed; the score is cached in the run folder as ``eval.json``."""
-    out = runs / name / f"seed{seed}"
+    """Train (unless done) and score one seed; the score is cached in the run folder as ``eval.json``
+    (``eval.record-head.json`` for the package with a record head).  ``runs_as``: a variant that scores
+    another variant's runs differently (the network alone, without the record head)."""
+    out = runs / variant.get("runs_as", name) / f"seed{seed}"
     bundle = out / "best.pt"
     if not finished(out):  # best.pt appears during training; metrics.json only at its end
         cmd = train_command(variant, seed, out, data_dir, threads)
         print(f"[{name} seed {seed}] training: {' '.join(cmd)}", flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    cached = out / "eval.json"
+    cached = out / ("eval.record-head.json" if variant.get("record_head") else "eval.json")
     if cached.exists():
         return json.loads(cached.read_text())
     from ecgscope.inference.build import calibrate_and_package
@@ -82,11 +95,12 @@ def run_one(name: str, variant: dict, seed: int, runs: Path, data_dir: str | Non
     print(f"[{name} seed {seed}] calibrating and scoring", flush=True)
     with tempfile.TemporaryDirectory(prefix="ecgscope-shipped-") as tmp:
         report = calibrate_and_package(bundle, variant["task"], Path(tmp) / "pkg", name=name, version="0",
-                                       data_dir=data_dir, onnx=False, progress=lambda m: None)
+                                       data_dir=data_dir, onnx=False, record_head=bool(variant.get("record_head")),
+                                       progress=lambda m: None)
     train_metrics = json.loads((out / "metrics.json").read_text())
     ev = report["test"]["evaluation"]
     result = {
-        "variant": name, "seed": seed, "bundle": str(bundle),
+        "variant": name, "seed": seed, "bundle": str(bundle), "record_head": report.get("record_head"),
         "val_macro_auroc": train_metrics["val"]["macro"]["auroc"]["value"],
         "train_seconds": train_metrics["seconds"],
         "best_epoch": train_metrics["best"].get("epoch"),
@@ -114,6 +128,8 @@ def summarize(name: str, variant: dict, seeds: list[dict]) -> dict:
     return {
         "variant": name, **{k: variant[k] for k in ("task", "model", "strategy", "input", "epochs")},
         "baseline_of": variant["baseline_of"], "seeds": [s["seed"] for s in seeds],
+        "record_head": bool(variant.get("record_head")),
+        "record_head_alpha": [(s.get("record_head") or {}).get("alpha") for s in seeds],
         "test_records": seeds[0]["test"]["n"],
         "macro_auroc_mean": float(np.mean(aurocs)), "macro_auroc_sd": float(np.std(aurocs, ddof=1)) if len(aurocs) > 1 else 0.0,
         "macro_auroc_ci_mean": [stat("auroc", "lo"), stat("auroc", "hi")],
@@ -137,7 +153,8 @@ def markdown(rows: list[dict], missing: dict[str, list[int]] | None = None) -> s
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lo, hi = r["macro_auroc_ci_mean"]
-        out.append(f"| {r['variant']} | {r['model']} ({r['strategy']}) | {r['input']} | {len(r['seeds'])} | "
+        how = r["strategy"] + (" + record head" if r.get("record_head") else "")
+        out.append(f"| {r['variant']} | {r['model']} ({how}) | {r['input']} | {len(r['seeds'])} | "
                    f"{r['macro_auroc_mean']:.3f} ({r['macro_auroc_sd']:.3f}) [{lo:.3f}, {hi:.3f}] | "
                    f"{r['macro_auprc_mean']:.3f} | {r['macro_f1_mean']:.3f} | {r['ece_after_mean']:.3f} | "
                    f"{r['train_seconds_mean']:.0f} |")
@@ -185,7 +202,7 @@ def main() -> None:
     for name in names:
         todo = seeds
         if args.no_train:
-            todo = [s for s in seeds if finished(runs / name / f"seed{s}")]
+            todo = [s for s in seeds if finished(runs / VARIANTS[name].get("runs_as", name) / f"seed{s}")]
             if len(todo) < len(seeds):
                 missing[name] = sorted(set(seeds) - set(todo))
             if not todo:

@@ -58,19 +58,34 @@ def test_record_features_of_a_real_record(data_dir):
 
 
 @pytest.mark.parametrize("name", ["ecgscope-17-12lead", "ecgscope-17-1lead"])
-def test_shipped_17_label_packages_blend_a_head_covered_by_their_hash(analyzers, data_dir, tmp_path, name):
+def test_a_package_with_a_head_blends_it_everywhere_and_its_hash_covers_it(data_dir, tmp_path, name):
+    """The shipped network with a head fitted on ~150 PTB-XL training records: analyze, analyze_many and
+    classify_many agree, the head moves the probabilities, and record_head.json is part of the package hash."""
+    from ecgscope.inference import Analyzer
+    from ecgscope.inference.record_head import feature_matrix
+    from ecgscope.tasks import get_task
+
+    task = get_task("ptbxl17")
+    ds = task.open(data_dir)
+    y = task.target_matrix(ds)
+    rows = task.splits(ds)["train"][::16]  # ~150 records: enough positives for a few label models
     pkg = load_package(name)
-    assert (pkg.path / RECORD_HEAD_FILE).is_file()
-    an = analyzers(name)
-    assert an.head is not None and 0 < an.head.alpha_ <= 0.5
+    copy = tmp_path / "pkg"
+    shutil.copytree(pkg.path, copy, ignore=shutil.ignore_patterns("model.onnx"))
+    plain = Analyzer(copy)
+    x = feature_matrix([plain.head_features(ds.load(int(r))) for r in rows])
+    head = RecordHead(task.labels).fit(x, y[rows])
+    head.alpha_ = 0.3
+    (copy / RECORD_HEAD_FILE).write_text(json.dumps(head.to_dict()))
+    assert load_package(copy).sha256 != load_package(pkg.path).sha256
+    an = Analyzer(copy)
+    assert an.head is not None and plain.head is None
     recs = [load_record(data_dir / p) for p in ("ptbxl/records500/00000/00002_hr", "ptbxl/records100/00000/00009_lr")]
     batch = an.classify_many(recs)
     single = np.array([[lab["probability"] for lab in an.analyze(r).to_dict()["classification"]["labels"]]
                        for r in recs])
     np.testing.assert_allclose(batch, single, atol=1e-4)
-    copy = tmp_path / "pkg"
-    shutil.copytree(pkg.path, copy, ignore=shutil.ignore_patterns("model.onnx"))
-    head = json.loads((copy / RECORD_HEAD_FILE).read_text())
-    head["alpha"] = 0.0
-    (copy / RECORD_HEAD_FILE).write_text(json.dumps(head))
-    assert load_package(copy).sha256 != pkg.sha256
+    many = an.analyze_many(recs)
+    np.testing.assert_allclose([[lab["probability"] for lab in m.to_dict()["classification"]["labels"]] for m in many],
+                               single, atol=1e-4)
+    assert np.abs(batch - plain.classify_many(recs)).max() > 1e-3  # the head is used
