@@ -313,15 +313,8 @@ class Analyzer:
         warnings = self._check_record(record)
         quality = ecg_quality(record, window_s=self.contract.window_s)
         lead = self.contract.single_lead
-        if lead and lead not in record.leads and record.n_leads > 1:
-            if not self.substitute_lead:
-                raise ContractError(
-                    f"{self.package.name} reads lead {lead} and the record has {list(record.leads)}; pass "
-                    "substitute_lead=True to use its best lead instead", code="missing_leads")
-            best = max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))
-            warnings.append(f"lead {lead} not present: lead {best} used in its place (the model was trained on "
-                            f"lead {lead})")
-            return self.preprocessor(record.select_leads([best])), quality, warnings
+        if lead and lead not in record.leads and record.n_leads > 1:  # substitute (or refuse) as _reading says
+            return self.preprocessor(self._reading(record, quality, warnings)), quality, warnings
         return self.preprocessor(record), quality, warnings
 
     def _reads_one_lead(self, record: Record) -> bool:
@@ -335,13 +328,13 @@ class Analyzer:
         lead = self.rhythm_lead if self.rhythm else self.contract.single_lead
         if lead in record.leads:
             return record.select_leads([lead])
+        best = max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))
         if warnings is None:
-            return record.select_leads([max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))])
+            return record.select_leads([best])
         if not self.substitute_lead:
             raise ContractError(
                 f"{self.package.name} reads lead {lead} and the record has {list(record.leads)}; pass "
                 "substitute_lead=True to use its best lead instead", code="missing_leads")
-        best = max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))
         warnings.append(f"lead {lead} not present: lead {best} used in its place (the model was trained on "
                         f"lead {lead})")
         return record.select_leads([best])
