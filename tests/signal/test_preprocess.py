@@ -49,6 +49,15 @@ def test_filters_keep_shape_and_are_finite(x, fs):
         assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all()
 
 
+def test_zscore_keeps_a_small_variation_on_a_large_offset():
+    """Found by Hypothesis: one 5.0 sample on a flat 4.862345 line (float32); float32 centring lost ~0.4 %."""
+    x = np.full((1, 870), 4.862345, dtype=np.float32)
+    x[0, 0] = 5.0
+    z = zscore(x)
+    np.testing.assert_allclose(zscore(z), z, atol=1e-5)
+    assert abs(float(z.mean(dtype=np.float64))) < 1e-6
+
+
 @given(x=signals(), mode=st.sampled_from(["per_lead", "global"]))
 def test_zscore_properties_and_idempotence(x, mode):
     z = zscore(x, mode)

@@ -25,10 +25,12 @@ def zscore(x: np.ndarray, mode: str = "per_lead", eps: float = 1e-6) -> np.ndarr
     if mode == "none":
         return x
     axis = -1 if mode == "per_lead" else None
-    mean = x.mean(axis=axis, keepdims=True)  # float32 pairwise summation: accurate to ~1e-6 here
-    std = x.std(axis=axis, keepdims=True)
+    # centred in float64: a lead whose variation is tiny against its offset (raw ADC counts, a spike on a
+    # flat line) loses the variation to float32 rounding of the mean otherwise
+    centred = x - x.mean(axis=axis, keepdims=True, dtype=np.float64)
+    std = np.sqrt((centred * centred).mean(axis=axis, keepdims=True))
     safe = np.where(std > eps, std, 1.0)
-    out = ((x - mean) / safe).astype(np.float32)
+    out = (centred / safe).astype(np.float32)
     if mode == "per_lead":
         out[np.broadcast_to(std <= eps, out.shape)] = 0.0
     elif float(std.item()) <= eps:
