@@ -62,7 +62,7 @@ def test_a_package_with_a_head_blends_it_everywhere_and_its_hash_covers_it(data_
     """The shipped network with a head fitted on ~150 PTB-XL training records: analyze, analyze_many and
     classify_many agree, the head moves the probabilities, and record_head.json is part of the package hash."""
     from ecgscope.inference import Analyzer
-    from ecgscope.inference.record_head import feature_matrix
+    from ecgscope.inference.rhythm_model import feature_matrix
     from ecgscope.tasks import get_task
 
     task = get_task("ptbxl17")
@@ -73,7 +73,7 @@ def test_a_package_with_a_head_blends_it_everywhere_and_its_hash_covers_it(data_
     copy = tmp_path / "pkg"
     shutil.copytree(pkg.path, copy, ignore=shutil.ignore_patterns("model.onnx"))
     plain = Analyzer(copy)
-    x = feature_matrix([plain.head_features(ds.load(int(r))) for r in rows])
+    x = feature_matrix([plain.head_features(ds.load(int(r))) for r in rows], RECORD_FEATURES)
     head = RecordHead(task.labels).fit(x, y[rows])
     head.alpha_ = 0.3
     (copy / RECORD_HEAD_FILE).write_text(json.dumps(head.to_dict()))

@@ -44,8 +44,8 @@ from ecgscope.calibrate._base import sigmoid
 from ecgscope.errors import ContractError
 from ecgscope.inference.backends import BACKENDS, OnnxBackend, TorchBackend
 from ecgscope.inference.package import RECORD_HEAD_FILE, ModelPackage, load_package
-from ecgscope.inference.record_head import RecordHead, feature_matrix, record_features
-from ecgscope.inference.rhythm_model import RHYTHM_MODEL_FILE, RhythmBackend
+from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead, record_features
+from ecgscope.inference.rhythm_model import RHYTHM_MODEL_FILE, RhythmBackend, feature_matrix
 from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
 from ecgscope.io import load_record
 from ecgscope.labels import MAX_AGGREGATED
@@ -244,8 +244,8 @@ class Analyzer:
                                                  "p_axis_deg", "qrs_axis_deg", "t_axis_deg")}
         return rhythm, delineation, measurements, (time.perf_counter() - t0) * _MS
 
-    def _saliency(self, batch: ModelInput, probs: np.ndarray, labels: Sequence[str] | None, method: str,
-                  n_samples: int) -> dict[str, Any]:
+    def _saliency(self, batch: ModelInput | None, probs: np.ndarray, labels: Sequence[str] | None, method: str,
+                  duration_s: float) -> dict[str, Any]:
         from ecgscope.inference.explain import stitch, window_saliency
 
         if self.rhythm:
@@ -265,7 +265,7 @@ class Analyzer:
             chosen = [self.labels.index(n) for n in labels]
         maps = window_saliency(self._torch_model, batch.windows, chosen, method=method)
         starts = np.round(batch.starts_s * self.contract.fs).astype(np.int64)
-        full = stitch(maps, starts, n_samples)
+        full = stitch(maps, starts, int(round(duration_s * self.contract.fs)))
         return {"fs": self.contract.fs, "method": method,
                 "labels": {self.labels[j]: np.round(full[k], 4).tolist() for k, j in enumerate(chosen)}}
 
@@ -297,10 +297,7 @@ class Analyzer:
         }
         if explain:
             t0 = time.perf_counter()
-            if batch is None:
-                self._saliency(batch, probs, explain_labels, explain_method, 0)  # raises: no saliency
-            n = int(round(record.duration_s * self.contract.fs))
-            data["saliency"] = self._saliency(batch, probs, explain_labels, explain_method, n)
+            data["saliency"] = self._saliency(batch, probs, explain_labels, explain_method, record.duration_s)
             timings["explain"] = (time.perf_counter() - t0) * _MS
         data["timing_ms"] = {k: round(timings.get(k, 0.0), 3) for k in ("preprocess", "classify", "delineate")}
         data["timing_ms"]["total"] = round(sum(timings.values()), 3)
@@ -339,16 +336,25 @@ class Analyzer:
                         f"lead {lead})")
         return record.select_leads([best])
 
+    def _reading_delineation(self, record: Record, quality, warnings: list[str] | None,
+                             whole: Delineation | None = None):
+        """The record the model reads (:meth:`_reading`), its learned delineation and its quality report;
+        ``whole`` is the whole record's delineation when already made (used when the model reads it all)."""
+        reading = self._reading(record, quality, warnings)
+        if reading is record:
+            return record, (whole if whole is not None else ecg_delineate(record, quality=quality)), quality
+        q = ecg_quality(reading, windows=False)
+        return reading, ecg_delineate(reading, quality=q), q
+
     def _rhythm_statistics(self, record: Record, quality, warnings: list[str],
                            strict: bool = True) -> tuple[dict[str, float], Delineation | None]:
-        """Rhythm statistics of the lead the model reads, and the delineation of the whole record.
+        """Rhythm statistics of the lead the model reads, and its delineation when that is the whole record's
+        (the result's delineation can reuse it).
 
         ``strict``: refuse a record with too few beats (analysis); dataset scoring passes False and the
         model fills the statistics it lacks with their training medians.
         """
-        whole = ecg_delineate(record, method="learned", quality=quality)
-        reading = self._reading(record, quality, warnings)
-        delin = whole if reading is record else ecg_delineate(reading, method="learned")
+        reading, delin, _ = self._reading_delineation(record, quality, warnings)
         features = ecg_rhythm_features(reading, delin)
         n_beats = int(np.isfinite(delin.table()[:, FIDUCIALS.index("r_peak")]).sum())
         if strict and n_beats < MIN_RR_INTERVALS + 1:
@@ -358,18 +364,13 @@ class Analyzer:
                 "the beats)", code="too_few_beats")
         if n_beats < _FEW_BEATS:
             warnings.append(f"rhythm assessed from only {n_beats} beats: a strip of 30 s or more is more reliable")
-        return features, (whole if self.delineation == "learned" else None)
+        return features, (delin if reading is record else None)
 
     def head_features(self, record: Record, quality=None, delineation: Delineation | None = None) -> dict[str, float]:
         """The record head's features of ``record`` (:func:`~ecgscope.inference.record_head.record_features` of
         the record the model reads); ``quality`` / ``delineation`` of the whole record if already made."""
         quality = quality if quality is not None else ecg_quality(record, windows=False)
-        reading = self._reading(record, quality, None)
-        if reading is record:
-            delineation = delineation if delineation is not None else ecg_delineate(record, quality=quality)
-            return record_features(record, delineation, quality)
-        q = ecg_quality(reading, windows=False)
-        return record_features(reading, ecg_delineate(reading, quality=q), q)
+        return record_features(*self._reading_delineation(record, quality, None, delineation))
 
     def _analyze_rhythm(self, record: Record, source: str | None, t_load: float, explain: bool,
                         explain_labels, explain_method: str) -> Result:
@@ -384,7 +385,8 @@ class Analyzer:
         probs = self._calibrated(sigmoid(self.backend.logits([features])))[0]
         timings = {"preprocess": t_pre, "classify": (time.perf_counter() - t0) * _MS, "delineate": t_del}
         return self._assemble(record, source, None, np.zeros((0, len(self.labels))), probs, quality, warnings,
-                              timings, explain, explain_labels, explain_method, delin)
+                              timings, explain, explain_labels, explain_method,
+                              delin if self.delineation == "learned" else None)
 
     def _calibrated(self, probs: np.ndarray) -> np.ndarray:
         return self.package.calibrator.predict_proba(probs) if self.package.calibrator else probs
@@ -424,7 +426,7 @@ class Analyzer:
         windows = np.concatenate([it[2].windows for it in items])
         owner = np.concatenate([np.full(len(it[2].windows), k) for k, it in enumerate(items)])
         logits = self.backend.logits(windows)
-        head_x = feature_matrix([it[7] for it in items]) if self.head is not None else None
+        head_x = feature_matrix([it[7] for it in items], RECORD_FEATURES) if self.head is not None else None
         per_record = self._probabilities(logits, owner, len(items), head_x)
         t_cls = (time.perf_counter() - t0) * _MS / len(items)
         results = []
@@ -452,7 +454,8 @@ class Analyzer:
             batches = [self.preprocessor(r) for r in records]
         windows = np.concatenate([b.windows for b in batches])
         owner = np.concatenate([np.full(len(b.windows), k) for k, b in enumerate(batches)])
-        head_x = feature_matrix([self.head_features(r) for r in records]) if self.head is not None else None
+        head_x = (feature_matrix([self.head_features(r) for r in records], RECORD_FEATURES)
+                  if self.head is not None else None)
         return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches), head_x)])
 
     def info(self) -> dict[str, Any]:

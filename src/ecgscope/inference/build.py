@@ -26,7 +26,7 @@ import numpy as np
 
 from ecgscope.datasets import ECGDataset
 from ecgscope.evaluate.calibration import calibration_summary
-from ecgscope.evaluate.metrics import evaluate_multilabel
+from ecgscope.evaluate.metrics import auroc, evaluate_multilabel, f1_at
 from ecgscope.inference.package import ModelPackage, build_package, fit_calibration
 
 
@@ -230,19 +230,28 @@ def calibrate_and_package(
         }
         build_package(out_dir, bundle=bundle, calibration=cal, meta=meta, card=render_card(meta, report),
                       onnx=onnx_path, record_head=head.to_dict() if head is not None else None)
-    if head is not None:  # the package through the Analyzer's own path gives the probabilities evaluated
-        check = Analyzer(out_dir).classify_many([ds.load(int(r)) for r in parts["test"][:16]])
-        diff = float(np.abs(check - c_test[:16]).max())
-        if diff > 1e-6:
-            raise RuntimeError(f"the package's Analyzer differs from the evaluated model by {diff}")
+    if head is not None:
+        _check_package(out_dir, ds, parts["test"][:16], c_test[:16], tol=1e-6)
     return report
+
+
+def _check_package(out_dir: str | os.PathLike, ds: ECGDataset, rows: np.ndarray, expected: np.ndarray,
+                   tol: float) -> float:
+    """The package through the Analyzer's own path must give the probabilities that were evaluated."""
+    from ecgscope.inference.analyzer import Analyzer
+
+    diff = float(np.abs(Analyzer(out_dir).classify_many([ds.load(int(r)) for r in rows]) - expected).max())
+    if diff > tol:
+        raise RuntimeError(f"the package's Analyzer differs from the evaluated model by {diff}")
+    return diff
 
 
 def _fit_record_head(analyzer, ds: ECGDataset, parts: dict[str, np.ndarray], y: np.ndarray,
                      labels: tuple[str, ...], p_val: np.ndarray, p_test: np.ndarray):
     """Fit the record head on the training folds, choose its blend on validation; blended val/test probabilities."""
     from ecgscope.errors import RecordValidationError
-    from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead, feature_matrix
+    from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead
+    from ecgscope.inference.rhythm_model import feature_matrix
 
     def features(rows: np.ndarray) -> np.ndarray:
         out = []
@@ -251,7 +260,7 @@ def _fit_record_head(analyzer, ds: ECGDataset, parts: dict[str, np.ndarray], y: 
                 out.append(analyzer.head_features(ds.load(int(r))))
             except RecordValidationError:  # a lead the model reads is not an ECG (an artifact): missing
                 out.append(dict.fromkeys(RECORD_FEATURES, float("nan")))
-        return feature_matrix(out)
+        return feature_matrix(out, RECORD_FEATURES)
 
     x_train, x_val, x_test = features(parts["train"]), features(parts["val"]), features(parts["test"])
     head = RecordHead(labels).fit(x_train, y[parts["train"]])
@@ -294,8 +303,12 @@ def train_rhythm_package(
        with bootstrap CIs, and re-scored through the Analyzer to check the package gives the same numbers.
     """
     from ecgscope.calibrate import calibrator_from_dict
-    from ecgscope.inference.analyzer import Analyzer
-    from ecgscope.inference.rhythm_model import RHYTHM_MODEL_FILE, RHYTHM_MODEL_KIND, RhythmLogistic
+    from ecgscope.inference.rhythm_model import (
+        RHYTHM_MODEL_FILE,
+        RHYTHM_MODEL_KIND,
+        RhythmLogistic,
+        feature_matrix,
+    )
     from ecgscope.signal.rhythm_features import RHYTHM_FEATURES, ecg_rhythm_features
     from ecgscope.tasks import get_task
 
@@ -310,9 +323,7 @@ def train_rhythm_package(
     rows = np.concatenate([parts["train"], parts["val"], parts["test"]])
     progress(f"rhythm statistics of {len(rows)} records")
     X = np.full((len(ds), len(RHYTHM_FEATURES)), np.nan)
-    for r in rows:
-        f = ecg_rhythm_features(ds.load(int(r)))
-        X[r] = [f[k] for k in RHYTHM_FEATURES]
+    X[rows] = feature_matrix([ecg_rhythm_features(ds.load(int(r))) for r in rows], RHYTHM_FEATURES)
     fit_rows = np.concatenate([parts["train"], parts["val"]])
     fit_rows = fit_rows[~np.isnan(y[fit_rows])]
     oof = np.empty(len(fit_rows))
@@ -340,8 +351,8 @@ def train_rhythm_package(
                                  "after": calibration_summary(y[test][:, None], c_test)},
                  "evaluation": evaluation.to_dict()},
         "calibration": {"selection": cal["selection"], "thresholds": cal["thresholds"]},
-        "out_of_fold_auroc": float(_auroc(y[fit_rows], oof)),
-        "out_of_fold_f1": float(_f1(y[fit_rows], calibrator.predict_proba(oof[:, None])[:, 0] >= thresholds[0])),
+        "out_of_fold_auroc": auroc(y[fit_rows], oof),
+        "out_of_fold_f1": f1_at(y[fit_rows], calibrator.predict_proba(oof[:, None])[:, 0], thresholds[0]),
         "coefficients": dict(zip(RHYTHM_FEATURES, np.round(model.coef_, 4).tolist(), strict=True)),
     }
     meta = {
@@ -362,23 +373,8 @@ def train_rhythm_package(
         model_json = Path(tmp) / RHYTHM_MODEL_FILE
         model_json.write_text(json.dumps(model.to_dict(), indent=1) + "\n")
         build_package(out_dir, bundle=model_json, calibration=cal, meta=meta, card=render_card(meta, report))
-    # the package through the Analyzer's own path must give the probabilities evaluated above
-    check = Analyzer(out_dir).classify_many([ds.load(int(r)) for r in test[:32]])
-    report["analyzer_max_abs_diff"] = float(np.abs(check - c_test[:32]).max())
-    if report["analyzer_max_abs_diff"] > 1e-9:
-        raise RuntimeError(f"the package's Analyzer differs from the evaluated model by {report['analyzer_max_abs_diff']}")
+    report["analyzer_max_abs_diff"] = _check_package(out_dir, ds, test[:32], c_test[:32], tol=1e-9)
     meta["built_seconds"] = round(time.time() - t0, 1)
     (Path(out_dir) / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return report
 
-
-def _auroc(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, p))
-
-
-def _f1(y: np.ndarray, positive: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y, positive))

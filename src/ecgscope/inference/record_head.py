@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgscope.calibrate._base import logit
+from ecgscope.calibrate._base import logit, sigmoid
 from ecgscope.inference.rhythm_model import RhythmLogistic
 from ecgscope.record import Record
 from ecgscope.signal import ecg_measurements
@@ -36,7 +36,6 @@ MEASUREMENT_FEATURES = ("heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", 
 QUALITY_FEATURES = ("quality_mean", "quality_min", "quality_usable")
 RECORD_FEATURES = RHYTHM_FEATURES + MEASUREMENT_FEATURES + QUALITY_FEATURES
 MIN_POSITIVES = 5  # a label with fewer training positives keeps the network's logit alone
-_LOGIT_EPS = 1e-12  # calibrated network probabilities reach 1 - 1e-7: a coarser clip would tie them
 
 
 def record_features(record: Record, delineation: Delineation, quality: QualityReport) -> dict[str, float]:
@@ -91,10 +90,10 @@ class RecordHead:
     def blend(self, network_probs: np.ndarray, X: np.ndarray, alpha: float | None = None) -> np.ndarray:
         """Blended (uncalibrated) probabilities from the network's record probabilities and the features."""
         a = self.alpha_ if alpha is None else float(alpha)
-        z_net = logit(np.clip(network_probs, _LOGIT_EPS, 1 - _LOGIT_EPS))
+        z_net = logit(network_probs)  # clipped to [1e-6, 1 - 1e-6] as for the calibrators
         z_head = self.head_logits(X)
         z = np.where(np.isnan(z_head), z_net, (1 - a) * z_net + a * np.nan_to_num(z_head))
-        return 1.0 / (1.0 + np.exp(-z))
+        return sigmoid(z)
 
     def choose_alpha(self, network_probs: np.ndarray, X: np.ndarray, y: np.ndarray,
                      grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)) -> dict[str, float]:
@@ -127,8 +126,3 @@ class RecordHead:
     def load(cls, path: str | os.PathLike) -> RecordHead:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
-
-def feature_matrix(features: list[dict[str, float]]) -> np.ndarray:
-    """(n, len(RECORD_FEATURES)) from per-record feature dicts."""
-    return np.array([[f[k] for k in RECORD_FEATURES] for f in features], dtype=np.float64).reshape(
-        len(features), len(RECORD_FEATURES))

@@ -123,5 +123,9 @@ class RhythmBackend:
             raise ValueError(f"rhythm model uses statistics ecgscope does not compute: {sorted(unknown)}")
 
     def logits(self, features: list[dict[str, float]]) -> np.ndarray:
-        X = np.array([[f[name] for name in self.model.features] for f in features], dtype=np.float64)
-        return self.model.decision_function(X.reshape(len(features), len(self.model.features)))[:, None]
+        return self.model.decision_function(feature_matrix(features, self.model.features))[:, None]
+
+
+def feature_matrix(features: list[dict[str, float]], names: tuple[str, ...]) -> np.ndarray:
+    """(n_records, len(names)) from per-record feature dicts."""
+    return np.array([[f[k] for k in names] for f in features], dtype=np.float64).reshape(len(features), len(names))

@@ -67,12 +67,13 @@ def _sample_entropy(x: np.ndarray, r: float) -> float:
 
 def _rr_statistics(rr: np.ndarray) -> dict[str, float]:
     med = float(np.median(rr))
-    d = np.abs(np.diff(rr)) / med
+    drr = np.diff(rr)
+    d = np.abs(drr) / med
     windows = np.median(np.lib.stride_tricks.sliding_window_view(d, _WINDOW_DIFFS), axis=1) \
         if d.size >= _WINDOW_DIFFS else np.array([np.median(d)])
-    s1 = np.std((rr[1:] - rr[:-1]) / np.sqrt(2))
+    s1 = np.std(drr / np.sqrt(2))
     s2 = np.std((rr[1:] + rr[:-1]) / np.sqrt(2))
-    lorenz = np.stack([np.diff(rr)[1:], np.diff(rr)[:-1]], axis=1)
+    lorenz = np.stack([drr[1:], drr[:-1]], axis=1)
     sampen = _sample_entropy(rr, _SAMPEN_R_S)
     return {
         "log_mean_rr": float(np.log(rr.mean())),
