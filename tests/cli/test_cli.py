@@ -73,3 +73,15 @@ def test_usage_errors_are_a_message_and_exit_2_not_a_traceback(argv, capsys):
 def test_exporting_a_model_without_a_network_is_a_clear_error(capsys):
     assert main(["export", "--model", "ecgscope-af-1lead"]) == 2
     assert "has no network to export" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["train-rhythm", "--task", "nosuch"], "unknown task 'nosuch'; valid: cinc2017-af"),
+    (["train-rhythm", "--task", "ptbxl17"], "predicts one label; task 'ptbxl17' has 17"),
+    (["train-rhythm", "--C", "0"], "--C must be positive"),
+    (["calibrate", "best.pt", "--task", "nosuch"], "unknown task 'nosuch'"),
+])
+def test_model_building_commands_refuse_bad_options_by_name(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err

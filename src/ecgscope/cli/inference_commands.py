@@ -132,7 +132,9 @@ def calibrate(
 ) -> None:
     """Calibrate a trained model on its task's validation split; report ECE/Brier before and after; package it."""
     from ecgscope.inference.build import calibrate_and_package
+    from ecgscope.tasks import list_tasks
 
+    check_name(task, list_tasks(), "task")
     report = calibrate_and_package(bundle, task, out, name=name, version=version, data_dir=data_dir, method=method,
                                    threshold_strategy=thresholds, target_sensitivity=target_sensitivity,
                                    onnx=not no_onnx, description=description, limits=limits,
@@ -171,7 +173,13 @@ def train_rhythm(
 ) -> None:
     """Train a record-level rhythm model (RR irregularity, P waves, atrial activity) and package it."""
     from ecgscope.inference.build import train_rhythm_package
+    from ecgscope.tasks import get_task, list_tasks
 
+    check_name(task, list_tasks(), "task")
+    n_labels = len(get_task(task).labels)
+    if n_labels != 1:
+        raise typer.BadParameter(f"a rhythm model predicts one label; task {task!r} has {n_labels} (use cinc2017-af)",
+                                 param_hint="--task")
     if c <= 0:
         raise typer.BadParameter(f"--C must be positive; got {c}")
     report = train_rhythm_package(task, out, name=name, version=version, data_dir=data_dir, C=c,
