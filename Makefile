@@ -63,13 +63,14 @@ clean-venv:
 MODEL_RUNS ?= runs/shipped
 PRETRAINED := src/ecgscope/inference/pretrained
 MODEL_VERSION := 0.2.0
+MODEL_VERSION_1LEAD := 0.3.0
 SEED_17_12LEAD ?= 1
 SEED_17_1LEAD ?= 1
 RUN_17_12LEAD := $(MODEL_RUNS)/ecgscope-17-12lead/seed$(SEED_17_12LEAD)
 RUN_17_1LEAD := $(MODEL_RUNS)/ecgscope-17-1lead/seed$(SEED_17_1LEAD)
 TRAIN_SHIPPED := nice -n 10 $(BIN)/ecgscope train --model resnet1d_small_hybrid --strategy finetune --epochs 8 \
 	--threads 1 --no-progress --data-dir $(DATA)
-PACKAGE := $(BIN)/ecgscope calibrate --version $(MODEL_VERSION) --data-dir $(DATA)
+PACKAGE := $(BIN)/ecgscope calibrate --data-dir $(DATA)
 
 $(RUN_17_12LEAD)/metrics.json: | $(STAMP)
 	$(TRAIN_SHIPPED) --task ptbxl17 --input '12-lead 10 s' --seed $(SEED_17_12LEAD) --out $(RUN_17_12LEAD)
@@ -78,14 +79,16 @@ $(RUN_17_1LEAD)/metrics.json: | $(STAMP)
 	$(TRAIN_SHIPPED) --task ptbxl17 --input 'single-lead 5 s' --seed $(SEED_17_1LEAD) --out $(RUN_17_1LEAD)
 
 models-17-12lead: $(RUN_17_12LEAD)/metrics.json
-	$(PACKAGE) $(RUN_17_12LEAD)/best.pt --task ptbxl17 --name ecgscope-17-12lead \
+	$(PACKAGE) $(RUN_17_12LEAD)/best.pt --task ptbxl17 --name ecgscope-17-12lead --version $(MODEL_VERSION) \
 		--out $(PRETRAINED)/ecgscope-17-12lead \
 		--description "The 17 labels from a 10-s 12-lead ECG (one window per record): a narrow 1-D ResNet with in-network signal-quality, lead-correlation and rhythm statistics (resnet1d_small_hybrid, docs/models.md). Seeds and the 1-D ResNet baseline side by side: benchmarks/results/shipped_models.md."
 
+# the wearable model reads 5-s windows every 2.5 s and blends its record head (lead I's rhythm, PR, HR; docs/models.md)
 models-17-1lead: $(RUN_17_1LEAD)/metrics.json
-	$(PACKAGE) $(RUN_17_1LEAD)/best.pt --task ptbxl17 --name ecgscope-17-1lead \
+	$(PACKAGE) $(RUN_17_1LEAD)/best.pt --task ptbxl17 --name ecgscope-17-1lead --version $(MODEL_VERSION_1LEAD) \
+		--record-head --window-stride 2.5 \
 		--out $(PRETRAINED)/ecgscope-17-1lead \
-		--description "The 17 labels from a 5-s single lead (lead I, copied into all 12 channels) for wearables: resnet1d_small_hybrid (docs/models.md) trained on lead I of PTB-XL. Seeds and the 1-D ResNet baseline: benchmarks/results/shipped_models.md." \
+		--description "The 17 labels from a single-lead strip (lead I) for wearables: resnet1d_small_hybrid (docs/models.md) trained on 5-s windows of lead I of PTB-XL (copied into all 12 channels), read every 2.5 s, its logits blended with a record head over the whole strip (rhythm statistics, PR, QRS, QT, heart rate and quality from lead I's delineation). Seeds, ablations and the 1-D ResNet baseline: benchmarks/results/shipped_models.md." \
 		--limits "- Trained on lead I of 12-lead clinical recordings; wearable leads differ in placement and noise. Findings that need the precordial leads (bundle branch blocks, infarction) are less reliable from one lead."
 
 # the AF detector reads whole strips: a logistic model over record-level rhythm statistics (RR irregularity,

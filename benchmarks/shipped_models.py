@@ -40,15 +40,21 @@ EPOCHS = 8
 VARIANTS: dict[str, dict] = {
     "ecgscope-17-12lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
                            "input": "12-lead 10 s", "epochs": EPOCHS, "baseline_of": None},
-    # the same runs packaged with a record head (ecgscope calibrate --record-head; not the shipped default: it
-    # costs a delineation per record, which batch classification otherwise skips)
+    # the same runs packaged with a record head (ecgscope calibrate --record-head; not the 12-lead default: it
+    # costs a 12-lead delineation per record, which batch classification otherwise skips)
     "record-head-17-12lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
                               "input": "12-lead 10 s", "epochs": EPOCHS, "baseline_of": None,
                               "runs_as": "ecgscope-17-12lead", "record_head": True},
     "baseline-17-12lead": {"task": "ptbxl17", "model": "resnet1d_small", "strategy": "finetune",
                            "input": "12-lead 10 s", "epochs": EPOCHS, "baseline_of": "ecgscope-17-12lead"},
+    # the wearable model as shipped (0.3.0): 5-s windows every 2.5 s and the record head over lead I
     "ecgscope-17-1lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
-                          "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None},
+                          "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None,
+                          "record_head": True, "window_stride_s": 2.5},
+    # its ablations on the same runs: the network alone on tiled windows (the shipped 0.2.0), and with the head
+    "network-17-1lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
+                         "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None,
+                         "runs_as": "ecgscope-17-1lead"},
     "record-head-17-1lead": {"task": "ptbxl17", "model": "resnet1d_small_hybrid", "strategy": "finetune",
                              "input": "single-lead 5 s", "epochs": EPOCHS, "baseline_of": None,
                              "runs_as": "ecgscope-17-1lead", "record_head": True},
@@ -79,15 +85,18 @@ def finished(run: Path) -> bool:
 
 def run_one(name: str, variant: dict, seed: int, runs: Path, data_dir: str | None, threads: int) -> dict:
     """Train (unless done) and score one seed; the score is cached in the run folder as ``eval.json``
-    (``eval.record-head.json`` for the package with a record head).  ``runs_as``: a variant that scores
-    another variant's runs differently (the network alone, without the record head)."""
+    (``eval.record-head.json`` with a record head, ``eval[.record-head].stride2.5s.json`` with overlapping
+    windows).  ``runs_as``: a variant that scores another variant's runs differently (the network alone, without
+    the record head)."""
     out = runs / variant.get("runs_as", name) / f"seed{seed}"
     bundle = out / "best.pt"
     if not finished(out):  # best.pt appears during training; metrics.json only at its end
         cmd = train_command(variant, seed, out, data_dir, threads)
         print(f"[{name} seed {seed}] training: {' '.join(cmd)}", flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    cached = out / ("eval.record-head.json" if variant.get("record_head") else "eval.json")
+    stride = variant.get("window_stride_s")
+    cached = out / ("eval" + (".record-head" if variant.get("record_head") else "")
+                    + (f".stride{stride:g}s" if stride else "") + ".json")
     if cached.exists():
         return json.loads(cached.read_text())
     from ecgscope.inference.build import calibrate_and_package
@@ -96,7 +105,7 @@ def run_one(name: str, variant: dict, seed: int, runs: Path, data_dir: str | Non
     with tempfile.TemporaryDirectory(prefix="ecgscope-shipped-") as tmp:
         report = calibrate_and_package(bundle, variant["task"], Path(tmp) / "pkg", name=name, version="0",
                                        data_dir=data_dir, onnx=False, record_head=bool(variant.get("record_head")),
-                                       progress=lambda m: None)
+                                       window_stride_s=stride, progress=lambda m: None)
     train_metrics = json.loads((out / "metrics.json").read_text())
     ev = report["test"]["evaluation"]
     result = {
@@ -128,7 +137,7 @@ def summarize(name: str, variant: dict, seeds: list[dict]) -> dict:
     return {
         "variant": name, **{k: variant[k] for k in ("task", "model", "strategy", "input", "epochs")},
         "baseline_of": variant["baseline_of"], "seeds": [s["seed"] for s in seeds],
-        "record_head": bool(variant.get("record_head")),
+        "record_head": bool(variant.get("record_head")), "window_stride_s": variant.get("window_stride_s"),
         "record_head_alpha": [(s.get("record_head") or {}).get("alpha") for s in seeds],
         "test_records": seeds[0]["test"]["n"],
         "macro_auroc_mean": float(np.mean(aurocs)), "macro_auroc_sd": float(np.std(aurocs, ddof=1)) if len(aurocs) > 1 else 0.0,
@@ -153,7 +162,8 @@ def markdown(rows: list[dict], missing: dict[str, list[int]] | None = None) -> s
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lo, hi = r["macro_auroc_ci_mean"]
-        how = r["strategy"] + (" + record head" if r.get("record_head") else "")
+        how = (r["strategy"] + (" + record head" if r.get("record_head") else "")
+               + (f", windows every {r['window_stride_s']:g} s" if r.get("window_stride_s") else ""))
         out.append(f"| {r['variant']} | {r['model']} ({how}) | {r['input']} | {len(r['seeds'])} | "
                    f"{r['macro_auroc_mean']:.3f} ({r['macro_auroc_sd']:.3f}) [{lo:.3f}, {hi:.3f}] | "
                    f"{r['macro_auprc_mean']:.3f} | {r['macro_f1_mean']:.3f} | {r['ece_after_mean']:.3f} | "

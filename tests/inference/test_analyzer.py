@@ -112,6 +112,32 @@ def test_batch_equals_single(analyzers, data_dir):
                                    [lab["probability"] for lab in b.to_dict()["classification"]["labels"]], atol=1e-4)
 
 
+def test_wearable_model_reads_overlapping_windows_and_its_record_head(analyzers, data_dir):
+    """ecgscope-17-1lead 0.3.0 reads 5-s windows every 2.5 s and blends its head, in batch and alone alike."""
+    an = analyzers(WEARABLE)
+    assert an.contract.window_stride == 250 and an.head is not None
+    paths = [data_dir / "ptbxl/records500/00000/00002_hr", data_dir / "cinc2017/A00006"]
+    one = an.analyze(paths[0]).to_dict()
+    assert [w["start_s"] for w in one["classification"]["windows"]] == [0.0, 2.5, 5.0]
+    recs = [load_record(p) for p in paths]
+    batch = an.classify_many(recs)
+    single = [[lab["probability"] for lab in an.analyze(r).to_dict()["classification"]["labels"]] for r in recs]
+    np.testing.assert_allclose(batch, single, atol=1e-4)
+
+
+def test_package_window_stride_is_checked_against_the_window(data_dir, capsys):
+    from ecgscope.cli import main
+    from ecgscope.inference.build import calibrate_and_package
+
+    bundle = load_package(WEARABLE).path / "model.pt"  # a package's network is its training bundle
+    with pytest.raises(ContractError, match=r"at most the model's window \(5 s\)"):
+        calibrate_and_package(bundle, "ptbxl17", "unused", name="x", version="0", data_dir=data_dir,
+                              window_stride_s=6.0, onnx=False)
+    assert main(["calibrate", str(bundle), "--window-stride", "7", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "window stride 7 s must be above 0" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("name", NETWORKS)
 def test_onnx_agrees_with_pytorch(analyzers, data_dir, name):
     torch_an, onnx_an = analyzers(name), analyzers(name, backend="onnx")

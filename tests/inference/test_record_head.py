@@ -59,8 +59,9 @@ def test_record_features_of_a_real_record(data_dir):
 
 @pytest.mark.parametrize("name", ["ecgscope-17-12lead", "ecgscope-17-1lead"])
 def test_a_package_with_a_head_blends_it_everywhere_and_its_hash_covers_it(data_dir, tmp_path, name):
-    """The shipped network with a head fitted on ~150 PTB-XL training records: analyze, analyze_many and
-    classify_many agree, the head moves the probabilities, and record_head.json is part of the package hash."""
+    """The shipped network with a head fitted on ~150 PTB-XL training records (in place of its own head, if it
+    ships one): analyze, analyze_many and classify_many agree, the head moves the probabilities, and
+    record_head.json is part of the package hash."""
     from ecgscope.inference import Analyzer
     from ecgscope.inference.rhythm_model import feature_matrix
     from ecgscope.tasks import get_task
@@ -71,7 +72,7 @@ def test_a_package_with_a_head_blends_it_everywhere_and_its_hash_covers_it(data_
     rows = task.splits(ds)["train"][::16]  # ~150 records: enough positives for a few label models
     pkg = load_package(name)
     copy = tmp_path / "pkg"
-    shutil.copytree(pkg.path, copy, ignore=shutil.ignore_patterns("model.onnx"))
+    shutil.copytree(pkg.path, copy, ignore=shutil.ignore_patterns("model.onnx", RECORD_HEAD_FILE))
     plain = Analyzer(copy)
     x = feature_matrix([plain.head_features(ds.load(int(r))) for r in rows], RECORD_FEATURES)
     head = RecordHead(task.labels).fit(x, y[rows])

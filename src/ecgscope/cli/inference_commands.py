@@ -128,6 +128,9 @@ def calibrate(
     limits: Annotated[str, typer.Option("--limits", help="Model card: known limits (markdown), before the generic ones.")] = "",
     record_head: Annotated[bool, typer.Option(
         "--record-head", help="Blend whole-record measurements (PR, HR, rhythm, axes, quality) into the logits.")] = False,
+    window_stride: Annotated[float | None, typer.Option(
+        "--window-stride", help="Seconds between window starts (overlapping windows when below the window length); "
+                                "default: the model's tiling.", min=0.01)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Calibrate a trained model on its task's validation split; report ECE/Brier before and after; package it."""
@@ -138,7 +141,8 @@ def calibrate(
     report = calibrate_and_package(bundle, task, out, name=name, version=version, data_dir=data_dir, method=method,
                                    threshold_strategy=thresholds, target_sensitivity=target_sensitivity,
                                    onnx=not no_onnx, description=description, limits=limits,
-                                   record_head=record_head, progress=lambda m: typer.echo(m, err=True))
+                                   record_head=record_head, window_stride_s=window_stride,
+                                   progress=lambda m: typer.echo(m, err=True))
     if json_out:
         print_json(report)
         return

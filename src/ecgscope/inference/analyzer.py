@@ -319,12 +319,14 @@ class Analyzer:
 
     def _reading(self, record: Record, quality, warnings: list[str] | None) -> Record:
         """The record a single-lead model reads: its lead (lead I) of a multi-lead record, or the best lead when
-        ``substitute_lead`` allows it.  ``warnings=None``: the choice was already checked and reported (prepare)."""
+        ``substitute_lead`` allows it.  ``warnings=None``: the choice was already checked and reported (prepare).
+        ``quality``: the whole record's report, or None to make it only when a lead must be chosen."""
         if record.n_leads == 1 or self.package.input_kind != "single-lead":
             return record
         lead = self.rhythm_lead if self.rhythm else self.contract.single_lead
         if lead in record.leads:
             return record.select_leads([lead])
+        quality = quality if quality is not None else ecg_quality(record, windows=False)
         best = max(record.leads, key=lambda n: (quality.lead_usable(n), quality.per_lead[n]))
         if warnings is None:
             return record.select_leads([best])
@@ -342,6 +344,7 @@ class Analyzer:
         ``whole`` is the whole record's delineation when already made (used when the model reads it all)."""
         reading = self._reading(record, quality, warnings)
         if reading is record:
+            quality = quality if quality is not None else ecg_quality(record, windows=False)
             return record, (whole if whole is not None else ecg_delineate(record, quality=quality)), quality
         q = ecg_quality(reading, windows=False)
         return reading, ecg_delineate(reading, quality=q), q
@@ -368,8 +371,8 @@ class Analyzer:
 
     def head_features(self, record: Record, quality=None, delineation: Delineation | None = None) -> dict[str, float]:
         """The record head's features of ``record`` (:func:`~ecgscope.inference.record_head.record_features` of
-        the record the model reads); ``quality`` / ``delineation`` of the whole record if already made."""
-        quality = quality if quality is not None else ecg_quality(record, windows=False)
+        the record the model reads); ``quality`` / ``delineation`` of the whole record if already made (a
+        single-lead model that finds its lead needs neither: it reads that lead alone)."""
         return record_features(*self._reading_delineation(record, quality, None, delineation))
 
     def _analyze_rhythm(self, record: Record, source: str | None, t_load: float, explain: bool,
@@ -444,18 +447,22 @@ class Analyzer:
         if self.rhythm:
             feats = [self._rhythm_statistics(r, ecg_quality(r, windows=False), [], strict=False)[0] for r in records]
             return self._calibrated(sigmoid(self.backend.logits(feats)))
+        def per_record(record: Record) -> tuple[ModelInput, dict[str, float] | None]:
+            return self.preprocessor(record), (self.head_features(record) if self.head is not None else None)
+
         if self.threads > 1 and len(records) >= 2 * self.threads:
-            # resampling and filtering release the GIL: the threads the backend was given preprocess too
+            # resampling, filtering and the delineator's network release the GIL: the threads the backend was
+            # given prepare the records too
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(self.threads) as pool:
-                batches = list(pool.map(self.preprocessor, records))
+                prepared = list(pool.map(per_record, records))
         else:
-            batches = [self.preprocessor(r) for r in records]
+            prepared = [per_record(r) for r in records]
+        batches = [b for b, _ in prepared]
         windows = np.concatenate([b.windows for b in batches])
         owner = np.concatenate([np.full(len(b.windows), k) for k, b in enumerate(batches)])
-        head_x = (feature_matrix([self.head_features(r) for r in records], RECORD_FEATURES)
-                  if self.head is not None else None)
+        head_x = feature_matrix([f for _, f in prepared], RECORD_FEATURES) if self.head is not None else None
         return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches), head_x)])
 
     def info(self) -> dict[str, Any]:

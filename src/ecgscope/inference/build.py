@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ecgscope.datasets import ECGDataset
+from ecgscope.errors import ContractError
 from ecgscope.evaluate.calibration import calibration_summary
 from ecgscope.evaluate.metrics import auroc, evaluate_multilabel, f1_at
 from ecgscope.inference.package import ModelPackage, build_package, fit_calibration
@@ -151,9 +152,14 @@ def calibrate_and_package(
     description: str = "",
     limits: str = "",
     record_head: bool = False,
+    window_stride_s: float | None = None,
     progress=print,
 ) -> dict[str, Any]:
     """Calibrate ``bundle`` on ``task_name``'s validation split and write the package to ``out_dir``.
+
+    ``window_stride_s``: read records in windows that start this many seconds apart (overlapping when shorter
+    than the window) instead of the bundle's tiling; calibration, thresholds and the test figures are then
+    those of the overlapping reading, and the package's contract carries the stride.
 
     With ``record_head``, a :class:`~ecgscope.inference.record_head.RecordHead` is fitted on the training
     folds' record features, its blend weight chosen on the validation fold (macro AUROC), and calibration
@@ -171,12 +177,18 @@ def calibrate_and_package(
     y = task.target_matrix(ds)
     parts = task.splits(ds)
     ckpt = read_checkpoint(bundle)
+    contract = dict(ckpt["pretrained_cfg"]["input_contract"])
+    if window_stride_s is not None:
+        stride = int(round(window_stride_s * contract["fs"]))
+        if not 0 < stride <= contract["window_samples"]:
+            raise ContractError(f"window stride {window_stride_s:g} s must be above 0 and at most the model's "
+                                f"window ({contract['window_samples'] / contract['fs']:g} s)", code="bad_window_stride")
+        contract["window_stride"] = stride
     # the bundle's contract decides what the model takes (a single-lead strategy on a 12-lead task, say)
-    input_kind = "single-lead" if ckpt["pretrained_cfg"]["input_contract"].get("single_lead") else "12-lead"
+    input_kind = "single-lead" if contract.get("single_lead") else "12-lead"
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="ecgscope-pkg-") as tmp:
-        analyzer = Analyzer(_uncalibrated_package(bundle, Path(tmp), task.labels, input_kind,
-                                                  ckpt["pretrained_cfg"]["input_contract"]))
+        analyzer = Analyzer(_uncalibrated_package(bundle, Path(tmp), task.labels, input_kind, contract))
         progress(f"probabilities on validation ({len(parts['val'])}) and test ({len(parts['test'])}) records")
         p_val = recording_probabilities(analyzer, ds, parts["val"])
         p_test = recording_probabilities(analyzer, ds, parts["test"])
@@ -209,14 +221,13 @@ def calibrate_and_package(
             export_onnx(bundle, onnx_path)
             diff = _onnx_agreement(analyzer, onnx_path, ds, parts["test"][:32])
             report["onnx"] = {"max_abs_logit_diff": diff, "bytes": onnx_path.stat().st_size}
-        cfg = ckpt["pretrained_cfg"]
         training = ckpt.get("training", {})
         # a run may override the task's input (``ecgscope train --input '12-lead 10 s'``): describe what was trained
         input_detail = (training.get("config") or {}).get("input") or task.input
         meta = {
             "name": name, "version": version, "input": input_kind, "labels": list(task.labels), "task": task.name,
             "architecture": ckpt["model"], "strategy": ckpt.get("training", {}).get("strategy"),
-            "contract": cfg["input_contract"], "input_detail": input_detail, "description": description,
+            "contract": contract, "input_detail": input_detail, "description": description,
             "split": {k: list(v) for k, v in task.split.items()},
             "data": task.description + (f" This model was trained on '{input_detail}' input (the task's default is "
                                         f"'{task.input}')." if input_detail != task.input else ""),
@@ -230,7 +241,7 @@ def calibrate_and_package(
         }
         build_package(out_dir, bundle=bundle, calibration=cal, meta=meta, card=render_card(meta, report),
                       onnx=onnx_path, record_head=head.to_dict() if head is not None else None)
-    if head is not None:
+    if head is not None or window_stride_s is not None:  # what the Analyzer adds to the bundle's own reading
         _check_package(out_dir, ds, parts["test"][:16], c_test[:16], tol=1e-6)
     return report
 
