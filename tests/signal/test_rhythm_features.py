@@ -64,6 +64,16 @@ def test_sample_entropy_matches_a_brute_force_count():
                    if len(t[i]) == m and len(t[j]) == m)
 
     assert _sample_entropy(x, r) == pytest.approx(-np.log(matches(2) / matches(1)))
+    # counting in segments: exact when one segment holds the series, within-segment pairs otherwise
+    assert _sample_entropy(x, r, segment=39) == _sample_entropy(x, r)
+    assert _sample_entropy(x, r, segment=20) != _sample_entropy(x, r)
+
+
+def test_sample_entropy_of_a_holter_length_series_stays_bounded():
+    """10^5 RR intervals (a day of beats) in segments: no 10^5 x 10^5 matrix, and the estimate agrees with
+    the one from its first segment to within sampling noise."""
+    x = 0.8 + 0.1 * np.random.default_rng(4).normal(size=100_000)
+    assert _sample_entropy(x, 0.03) == pytest.approx(_sample_entropy(x[:2049], 0.03), abs=0.05)
 
 
 def test_not_a_record_is_a_clear_error():
