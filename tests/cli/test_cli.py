@@ -80,6 +80,9 @@ def test_exporting_a_model_without_a_network_is_a_clear_error(capsys):
     (["train-rhythm", "--task", "ptbxl17"], "predicts one label; task 'ptbxl17' has 17"),
     (["train-rhythm", "--C", "0"], "--C must be positive"),
     (["calibrate", "best.pt", "--task", "nosuch"], "unknown task 'nosuch'"),
+    (["calibrate", "best.pt", "--quality-threshold-data", "nosuch"], "unknown dataset 'nosuch'"),
+    (["calibrate", "best.pt", "--task", "cinc2017-af", "--quality-threshold-data", "cinc2017"],
+     "has no 'Poor data quality' label"),
 ])
 def test_model_building_commands_refuse_bad_options_by_name(argv, fragment, capsys):
     assert main(argv) == 2

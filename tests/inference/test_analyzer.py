@@ -125,6 +125,24 @@ def test_wearable_model_reads_overlapping_windows_and_its_record_head(analyzers,
     np.testing.assert_allclose(batch, single, atol=1e-4)
 
 
+def test_wearable_models_quality_threshold_comes_from_handheld_strips(analyzers, data_dir):
+    """The Poor data quality threshold (which marks a result unreliable) was chosen on CinC 2017 folds 1-9; a
+    clean handheld strip of the test fold (normal rhythm) is reliable, a noisy one is called poor."""
+    import json
+
+    from ecgscope.datasets import open_dataset
+
+    an = analyzers(WEARABLE)
+    cal = json.loads((an.package.path / "calibration.json").read_text())
+    (chosen,) = cal["thresholds"]["chosen_elsewhere"]
+    q = an.labels.index("Poor data quality")
+    assert chosen["dataset"] == "cinc2017" and chosen["folds"] == list(range(1, 10))
+    assert an.package.thresholds[q] == chosen["threshold"] > chosen["validation_threshold"]
+    ds = open_dataset("cinc2017", data_dir)
+    normal = np.flatnonzero((ds.index["fold"] == 10).to_numpy() & (ds.index["cinc_class"] == "N").to_numpy())
+    assert an.analyze(ds.load(int(normal[0]))).to_dict()["classification"]["reliable"]
+
+
 def test_package_window_stride_is_checked_against_the_window(data_dir, capsys):
     from ecgscope.cli import main
     from ecgscope.inference.build import calibrate_and_package

@@ -131,6 +131,9 @@ def calibrate(
     window_stride: Annotated[float | None, typer.Option(
         "--window-stride", help="Seconds between window starts (overlapping windows when below the window length); "
                                 "default: the model's tiling.", min=0.01)] = None,
+    quality_threshold_data: Annotated[str | None, typer.Option(
+        "--quality-threshold-data", help="Choose the Poor data quality threshold (which marks results unreliable) on "
+                                         "this dataset's folds 1-9, e.g. cinc2017 for a wearable model.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Calibrate a trained model on its task's validation split; report ECE/Brier before and after; package it."""
@@ -138,10 +141,15 @@ def calibrate(
     from ecgscope.tasks import list_tasks
 
     check_name(task, list_tasks(), "task")
+    if quality_threshold_data is not None:
+        from ecgscope.datasets import DATASETS
+
+        check_name(quality_threshold_data, list(DATASETS), "dataset")
     report = calibrate_and_package(bundle, task, out, name=name, version=version, data_dir=data_dir, method=method,
                                    threshold_strategy=thresholds, target_sensitivity=target_sensitivity,
                                    onnx=not no_onnx, description=description, limits=limits,
                                    record_head=record_head, window_stride_s=window_stride,
+                                   quality_threshold_data=quality_threshold_data,
                                    progress=lambda m: typer.echo(m, err=True))
     if json_out:
         print_json(report)

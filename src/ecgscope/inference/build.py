@@ -78,6 +78,15 @@ def _head_text(report: dict[str, Any]) -> str:
             f"validation) for {len(head['labels_with_head'])} labels: {', '.join(head['labels_with_head'])}.\n")
 
 
+def _quality_threshold_text(report: dict[str, Any]) -> str:
+    qt = report.get("quality_threshold")
+    if not qt:
+        return ""
+    return (f"- **{qt['label']} threshold** {qt['threshold']:.3f}, chosen on {qt['dataset']} folds 1-9 ({qt['n']} "
+            f"recordings, {qt['n_pos']} positive) instead of the validation fold's {qt['validation_threshold']:.3f}: "
+            "the recordings this model is for. Above it a result is marked unreliable.\n")
+
+
 def render_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
     """The model card (markdown) from the package metadata and the calibration/evaluation report."""
     test = report["test"]["evaluation"]
@@ -98,7 +107,7 @@ def render_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
   `{meta.get('strategy', '?')}` strategy on task `{meta['task']}`.
 - **Contract**: {json.dumps(meta['contract']) if meta.get('contract') else meta.get('contract_text', '')}
 - **Labels**: {len(meta['labels'])} ({', '.join(meta['labels'])}).
-{_head_text(report)}
+{_head_text(report)}{_quality_threshold_text(report)}
 ## Data and splits
 
 {meta.get('data', '')}
@@ -153,6 +162,7 @@ def calibrate_and_package(
     limits: str = "",
     record_head: bool = False,
     window_stride_s: float | None = None,
+    quality_threshold_data: str | None = None,
     progress=print,
 ) -> dict[str, Any]:
     """Calibrate ``bundle`` on ``task_name``'s validation split and write the package to ``out_dir``.
@@ -161,11 +171,16 @@ def calibrate_and_package(
     than the window) instead of the bundle's tiling; calibration, thresholds and the test figures are then
     those of the overlapping reading, and the package's contract carries the stride.
 
+    ``quality_threshold_data``: choose the "Poor data quality" threshold (which also marks a whole result
+    unreliable) on that dataset's folds 1-9 instead of the validation fold: the recordings the model is for
+    (``"cinc2017"``: handheld strips for a wearable model) when they differ from the ones it was trained on.
+
     With ``record_head``, a :class:`~ecgscope.inference.record_head.RecordHead` is fitted on the training
     folds' record features, its blend weight chosen on the validation fold (macro AUROC), and calibration
     is fitted on the blended validation probabilities.  Returns the report (also stored as
     ``meta.json["evaluation"]``).
     """
+    from ecgscope.calibrate.plausibility import QUALITY_LABEL
     from ecgscope.inference.analyzer import Analyzer
     from ecgscope.inference.backends import export_onnx
     from ecgscope.models import read_checkpoint
@@ -173,6 +188,9 @@ def calibrate_and_package(
 
     bundle = Path(bundle)
     task = get_task(task_name)
+    if quality_threshold_data and QUALITY_LABEL not in task.labels:
+        raise ContractError(f"task {task_name!r} has no {QUALITY_LABEL!r} label to choose a threshold for",
+                            code="bad_option")
     ds = task.open(data_dir)
     y = task.target_matrix(ds)
     parts = task.splits(ds)
@@ -201,6 +219,15 @@ def calibrate_and_package(
         from ecgscope.calibrate import calibrator_from_dict
 
         calibrator = calibrator_from_dict(cal["calibrator"])
+        quality_threshold = None
+        if quality_threshold_data:
+            progress(f"Poor data quality threshold on {quality_threshold_data} folds 1-9")
+            quality_threshold = _quality_threshold(analyzer, head, calibrator, task.labels, quality_threshold_data,
+                                                   data_dir, threshold_strategy, target_sensitivity)
+            q = task.labels.index(quality_threshold["label"])
+            quality_threshold["validation_threshold"] = cal["thresholds"]["thresholds"][q]
+            cal["thresholds"]["thresholds"][q] = quality_threshold["threshold"]
+            cal["thresholds"]["chosen_elsewhere"] = [quality_threshold]
         c_test = calibrator.predict_proba(p_test)
         thresholds = np.asarray(cal["thresholds"]["thresholds"])
         evaluation = evaluate_multilabel(y[parts["test"]], c_test, labels=task.labels, thresholds=thresholds,
@@ -208,6 +235,7 @@ def calibrate_and_package(
         report: dict[str, Any] = {
             "task": task.name,
             **({"record_head": head_report} if head_report else {}),
+            **({"quality_threshold": quality_threshold} if quality_threshold else {}),
             "val": {"n": int(len(parts["val"])), "calibration": cal["validation"]},
             "test": {"n": int(len(parts["test"])),
                      "calibration": {"before": calibration_summary(y[parts["test"]], p_test),
@@ -242,6 +270,7 @@ def calibrate_and_package(
         build_package(out_dir, bundle=bundle, calibration=cal, meta=meta, card=render_card(meta, report),
                       onnx=onnx_path, record_head=head.to_dict() if head is not None else None)
     if head is not None or window_stride_s is not None:  # what the Analyzer adds to the bundle's own reading
+        # (thresholds do not change probabilities)
         _check_package(out_dir, ds, parts["test"][:16], c_test[:16], tol=1e-6)
     return report
 
@@ -257,23 +286,51 @@ def _check_package(out_dir: str | os.PathLike, ds: ECGDataset, rows: np.ndarray,
     return diff
 
 
+def _head_features(analyzer, ds: ECGDataset, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), len(RECORD_FEATURES)) record-head features of dataset rows."""
+    from ecgscope.errors import RecordValidationError
+    from ecgscope.inference.record_head import RECORD_FEATURES
+    from ecgscope.inference.rhythm_model import feature_matrix
+
+    out = []
+    for r in rows:
+        try:
+            out.append(analyzer.head_features(ds.load(int(r))))
+        except RecordValidationError:  # a lead the model reads is not an ECG (an artifact): missing
+            out.append(dict.fromkeys(RECORD_FEATURES, float("nan")))
+    return feature_matrix(out, RECORD_FEATURES)
+
+
+def _quality_threshold(analyzer, head, calibrator, labels: tuple[str, ...], dataset: str,
+                       data_dir: str | os.PathLike | None, threshold_strategy: str,
+                       target_sensitivity: float) -> dict[str, Any]:
+    """The "Poor data quality" threshold chosen on another dataset's development folds (1-9): the recordings a
+    model is deployed on (a wearable model on handheld strips) rather than the clinical validation fold."""
+    from ecgscope.calibrate import ThresholdSelector
+    from ecgscope.calibrate.plausibility import QUALITY_LABEL
+    from ecgscope.datasets import open_dataset
+
+    ds = open_dataset(dataset, data_dir)
+    q = labels.index(QUALITY_LABEL)
+    y = ds.labels[QUALITY_LABEL].to_numpy(np.float64) if QUALITY_LABEL in ds.labels else None
+    if y is None or np.nansum(y) == 0:
+        raise ContractError(f"dataset {dataset!r} does not assess {QUALITY_LABEL!r}", code="bad_option")
+    rows = np.flatnonzero((ds.index["fold"].to_numpy() <= 9) & ~np.isnan(y))
+    p = recording_probabilities(analyzer, ds, rows)
+    if head is not None:
+        p = head.blend(p, _head_features(analyzer, ds, rows))
+    c = calibrator.predict_proba(p)[:, [q]]
+    sel = ThresholdSelector(threshold_strategy, target_sensitivity).fit(c, y[rows, None])
+    return {"label": QUALITY_LABEL, "dataset": dataset, "folds": list(range(1, 10)), "n": int(len(rows)),
+            "n_pos": int(np.nansum(y[rows])), "threshold": float(sel.thresholds_[0])}
+
+
 def _fit_record_head(analyzer, ds: ECGDataset, parts: dict[str, np.ndarray], y: np.ndarray,
                      labels: tuple[str, ...], p_val: np.ndarray, p_test: np.ndarray):
     """Fit the record head on the training folds, choose its blend on validation; blended val/test probabilities."""
-    from ecgscope.errors import RecordValidationError
     from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead
-    from ecgscope.inference.rhythm_model import feature_matrix
 
-    def features(rows: np.ndarray) -> np.ndarray:
-        out = []
-        for r in rows:
-            try:
-                out.append(analyzer.head_features(ds.load(int(r))))
-            except RecordValidationError:  # a lead the model reads is not an ECG (an artifact): missing
-                out.append(dict.fromkeys(RECORD_FEATURES, float("nan")))
-        return feature_matrix(out, RECORD_FEATURES)
-
-    x_train, x_val, x_test = features(parts["train"]), features(parts["val"]), features(parts["test"])
+    x_train, x_val, x_test = (_head_features(analyzer, ds, parts[k]) for k in ("train", "val", "test"))
     head = RecordHead(labels).fit(x_train, y[parts["train"]])
     scores = head.choose_alpha(p_val, x_val, y[parts["val"]])
     report = {"alpha": head.alpha_, "val_macro_auroc_by_alpha": scores,
