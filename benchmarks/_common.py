@@ -21,3 +21,12 @@ def write_results(name: str, payload: dict, out: str | os.PathLike) -> Path:
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def write_table_and_results(name: str, lines: list[str], payload: dict) -> None:
+    """Print the Markdown table ``lines`` and write it as ``results/<name>.md``, with the JSON beside it."""
+    md = "\n".join(lines) + "\n"
+    print(md)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(md)
+    write_results(name, payload, RESULTS / f"{name}.json")

@@ -26,7 +26,7 @@ import os
 import time
 
 import numpy as np
-from _common import RESULTS, write_results
+from _common import write_table_and_results
 
 TARGETS = {  # transfer task -> the groups its CIs resample (None: records)
     "cinc2017-to-ptbxl-af": None,
@@ -105,10 +105,7 @@ def main() -> None:
     lines += ["", "PTB-XL fold 10 is `ecgscope-17-1lead`'s own test fold (it was trained on folds 1-8): in "
               "distribution for it, zero-shot for `ecgscope-af-1lead` (CinC 2017 only). CPSC 2021 is zero-shot for "
               "both. 10-s records hold ~8-15 beats, below the 20 the AF detector is meant for."]
-    md = "\n".join(lines) + "\n"
-    print(md)
-    (RESULTS / "af_external.md").write_text(md)
-    write_results("af_external", {"seconds": round(time.time() - t0, 1), "rows": rows}, RESULTS / "af_external.json")
+    write_table_and_results("af_external", lines, {"seconds": round(time.time() - t0, 1), "rows": rows})
 
 
 if __name__ == "__main__":

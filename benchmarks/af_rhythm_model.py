@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS, write_results
+from _common import RESULTS, write_table_and_results
 
 
 def _network_rows() -> list[dict]:
@@ -71,11 +71,8 @@ def main() -> None:
               "| statistic | coefficient |", "|---|---|"]
     coefs = sorted(report["coefficients"].items(), key=lambda kv: -abs(kv[1]))
     lines += [f"| {k} | {v:+.3f} |" for k, v in coefs[:10]]
-    md = "\n".join(lines) + "\n"
-    print(md)
-    (RESULTS / "af_rhythm_model.md").write_text(md)
-    write_results("af_rhythm_model", {"seconds": round(time.time() - t0, 1), "rows": rows, "report": report},
-                  RESULTS / "af_rhythm_model.json")
+    write_table_and_results("af_rhythm_model", lines,
+                            {"seconds": round(time.time() - t0, 1), "rows": rows, "report": report})
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import os
 import time
 
 import numpy as np
-from _common import RESULTS, write_results
+from _common import write_table_and_results
 
 LABELS = ("Atrial fibrillation", "Sinus rhythm", "Poor data quality")
 POSITIVE = {"Atrial fibrillation": {"A"}, "Sinus rhythm": {"N"}, "Poor data quality": {"~"}}
@@ -96,11 +96,8 @@ def main() -> None:
     lines += ["", "Called positive: the share of each class's strips at or above the model's shipped threshold. "
               "The networks never saw CinC 2017; a Poor data quality threshold taken from CinC 2017 folds 1-9 "
               "(the package's card says so) leaves fold 10 as the only strips no choice touched."]
-    md = "\n".join(lines) + "\n"
-    print(md)
-    (RESULTS / "wearable_cinc2017.md").write_text(md)
-    write_results("wearable_cinc2017", {"seconds": round(time.time() - t0, 1), "class_counts": counts, "rows": rows},
-                  RESULTS / "wearable_cinc2017.json")
+    write_table_and_results("wearable_cinc2017", lines,
+                            {"seconds": round(time.time() - t0, 1), "class_counts": counts, "rows": rows})
 
 
 if __name__ == "__main__":
