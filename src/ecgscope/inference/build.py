@@ -311,10 +311,10 @@ def _quality_threshold(analyzer, head, calibrator, labels: tuple[str, ...], data
     from ecgscope.datasets import open_dataset
 
     ds = open_dataset(dataset, data_dir)
-    q = labels.index(QUALITY_LABEL)
-    y = ds.labels[QUALITY_LABEL].to_numpy(np.float64) if QUALITY_LABEL in ds.labels else None
-    if y is None or np.nansum(y) == 0:
+    if QUALITY_LABEL not in ds.labels or not np.nansum(ds.labels[QUALITY_LABEL]):
         raise ContractError(f"dataset {dataset!r} does not assess {QUALITY_LABEL!r}", code="bad_option")
+    y = ds.labels[QUALITY_LABEL].to_numpy(np.float64)
+    q = labels.index(QUALITY_LABEL)
     rows = np.flatnonzero((ds.index["fold"].to_numpy() <= 9) & ~np.isnan(y))
     p = recording_probabilities(analyzer, ds, rows)
     if head is not None:
@@ -442,6 +442,7 @@ def train_rhythm_package(
         model_json.write_text(json.dumps(model.to_dict(), indent=1) + "\n")
         build_package(out_dir, bundle=model_json, calibration=cal, meta=meta, card=render_card(meta, report))
     report["analyzer_max_abs_diff"] = _check_package(out_dir, ds, test[:32], c_test[:32], tol=1e-9)
+    # meta.json once more: its evaluation records the check, which needs the built package
     meta["built_seconds"] = round(time.time() - t0, 1)
     (Path(out_dir) / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return report
