@@ -130,6 +130,18 @@ def comparisons(out: str | Path, cells: list[dict[str, Any]], n_bootstrap: int =
     return pd.DataFrame(rows)
 
 
+def claims_over_seeds(comp: pd.DataFrame) -> pd.DataFrame:
+    """Each claim's per-seed checks pooled: mean difference a - b, its seed-to-seed SD, and how many seeds it held
+    in (a - b >= 0) and failed significantly in (the seed's paired CI below 0)."""
+    if not len(comp):
+        return pd.DataFrame(columns=["task", "model", "claim", "a", "b", "seeds", "mean_difference", "sd",
+                                     "holds", "fails_significantly"])
+    grouped = comp.groupby(["task", "model", "claim", "a", "b"], sort=False)
+    return grouped.agg(seeds=("seed", "count"), mean_difference=("difference", "mean"), sd=("difference", "std"),
+                       holds=("difference", lambda d: int((d >= 0).sum())),
+                       fails_significantly=("ci_hi", lambda hi: int((hi < 0).sum()))).reset_index()
+
+
 def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
@@ -199,6 +211,15 @@ def markdown_report(cells: list[dict[str, Any]], tidy: pd.DataFrame, comp: pd.Da
                       _md_table(["model", "seed", "claim", "a", "b", "AUROC a", "AUROC b", "a - b [95 % CI]", "verdict"],
                                 [[r.model, r.seed, r.claim, r.a, r.b, f"{r.auroc_a:.3f}", f"{r.auroc_b:.3f}",
                                   _ci(r.difference, r.ci_lo, r.ci_hi), r.verdict] for _, r in tcomp.iterrows()])]
+            pooled = claims_over_seeds(tcomp)
+            if (pooled.seeds > 1).any():
+                parts += ["", "The claims over seeds (mean of the per-seed differences; held: a - b >= 0; failed "
+                          "significantly: the seed's CI below 0):", "",
+                          _md_table(["model", "claim", "a", "b", "seeds", "mean a - b (sd)", "held in",
+                                     "failed significantly in"],
+                                    [[r.model, r.claim, r.a, r.b, r.seeds, f"{r.mean_difference:+.3f} ({r.sd:.3f})",
+                                      f"{r.holds}/{r.seeds}", f"{r.fails_significantly}/{r.seeds}"]
+                                     for _, r in pooled.iterrows()])]
     if missing:
         parts += ["", "## Cells of the requested grid that have not run", "",
                   f"{len(missing)} cell(s) were not run (not started yet, or stopped by --budget-minutes); the runner "
