@@ -56,11 +56,14 @@ def test_layer_decay_groups_cover_every_parameter_once():
 
 
 def test_strategy_registry():
-    assert set(STRATEGIES) == {"linear", "frozen-attn", "finetune", "post-train", "single-lead"}
+    assert set(STRATEGIES) == {"linear", "frozen-attn", "finetune", "post-train", "post-train-full", "single-lead"}
     post = get_strategy("post-train")
     assert [s.train_backbone for s in post.stages] == [False, True]
     assert post.stages[1].drop_path_rate > 0 and post.stages[1].drop_rate > 0
     assert stage_epochs(post, 8) == [2, 6] and stage_epochs(post, 1) == [1, 1]
+    full = get_strategy("post-train-full")  # the probe on top of finetune's budget, at finetune's rate
+    assert stage_epochs(full, 8) == [2, 8] and full.stages[1].lr_scale == 1.0
+    assert full.stages[1].drop_path_rate == post.stages[1].drop_path_rate
     assert get_strategy("frozen-attn").head == "attn" and get_strategy("single-lead").single_lead
     with pytest.raises(KeyError, match="valid strategies"):
         get_strategy("lora")

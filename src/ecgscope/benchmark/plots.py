@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 STRATEGY_COLORS = {"linear": "#1f77b4", "frozen-attn": "#9467bd", "finetune": "#ff7f0e", "post-train": "#2ca02c",
+                   "post-train-full": "#d62728",
                    "single-lead": "#8c564b"}
 
 

@@ -91,11 +91,12 @@ def _paired_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, n_bootst
     return {"difference": float(diff), "lo": float(lo), "hi": float(hi), "n_bootstrap": len(reps)}
 
 
-# the published post-training claims, checked per (task, model, seed)
-CLAIMS = (
-    ("post-train >= finetune at equal labels", "post-train", "finetune", "same"),
-    ("post-train at 30 % >= finetune at 100 %", "post-train", "finetune", (0.3, 1.0)),
-)
+# the published post-training claims, checked per (task, model, seed) for every post-training variant in the grid
+POST_TRAIN_STRATEGIES = ("post-train", "post-train-full")
+CLAIMS = tuple(claim for sa in POST_TRAIN_STRATEGIES for claim in (
+    (f"{sa} >= finetune at equal labels", sa, "finetune", "same"),
+    (f"{sa} at 30 % >= finetune at 100 %", sa, "finetune", (0.3, 1.0)),
+))
 
 
 def comparisons(out: str | Path, cells: list[dict[str, Any]], n_bootstrap: int = 1000) -> pd.DataFrame:

@@ -57,7 +57,7 @@ def tasks(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 @app.command()
 def train(
     model: Annotated[str, typer.Option("--model", help="Model name (ecgscope models).")] = "ssm",
-    strategy: Annotated[str, typer.Option("--strategy", help="linear, frozen-attn, finetune, post-train, single-lead.")] = "post-train",
+    strategy: Annotated[str, typer.Option("--strategy", help="linear, frozen-attn, finetune, post-train, post-train-full, single-lead.")] = "post-train",
     task: Annotated[str, typer.Option("--task", help="Task name (ecgscope tasks).")] = "ptbxl17",
     data_dir: DataDirOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (bundle best.pt, metrics, logs).")] = Path("runs/train"),

@@ -6,6 +6,9 @@
 ``finetune``    everything trained, layer-wise learning-rate decay
 ``post-train``  stage 1: linear probe; stage 2: full fine-tune *starting from the stage-1 head*,
                 with stochastic depth and dropout switched on (they act only in ``train()`` mode)
+``post-train-full``  the same two stages, but the probe comes on top of ``finetune``'s whole budget: stage 2
+                runs all the run's epochs at the run's learning rate (``post-train`` gives it 3/4 of them at half
+                the rate), so a comparison with ``finetune`` isolates the probe and the regularisation
 ``single-lead`` fine-tune on one lead: duplicated into every channel, or fed alone to encoders
                 that take a subset of leads (ST-MEM's lead embeddings)
 =============  ==============================================================================
@@ -59,6 +62,11 @@ STRATEGIES: dict[str, Strategy] = {
                   Stage("finetune", train_backbone=True, epoch_share=0.75, lr_scale=0.5, drop_path_rate=0.1,
                         drop_rate=0.1)),
                  description="linear probe, then full fine-tuning from that head with stochastic depth and dropout"),
+        Strategy("post-train-full", "linear",
+                 (Stage("probe", train_backbone=False, epoch_share=0.25),
+                  Stage("finetune", train_backbone=True, epoch_share=1.0, drop_path_rate=0.1, drop_rate=0.1)),
+                 description="linear probe, then finetune's whole budget from that head with stochastic depth "
+                             "and dropout"),
         Strategy("single-lead", "linear", (Stage("finetune", train_backbone=True),), single_lead=True,
                  description="fine-tune on one lead (duplicated, or alone where the encoder accepts it)"),
     )
