@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 from _common import write_table_and_results
 
+from ecgscope.calibrate._base import logit, sigmoid
 from ecgscope.evaluate.metrics import evaluate_multilabel
 from ecgscope.inference.analyzer import Analyzer
-from ecgscope.inference.build import _head_features, _uncalibrated_package, recording_probabilities
-from ecgscope.inference.record_head import RecordHead
+from ecgscope.inference.build import (
+    _fit_record_head,
+    _head_features,
+    _uncalibrated_package,
+    recording_probabilities,
+)
 from ecgscope.models import read_checkpoint
 from ecgscope.tasks import get_task
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
 
 
 def main() -> None:
@@ -62,25 +62,23 @@ def main() -> None:
         print(f"seed {seed} scored")
 
     def with_head(p: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
-        head = RecordHead(task.labels).fit(features["train"], y[parts["train"]])
-        head.choose_alpha(p["val"], features["val"], y[parts["val"]])
-        return head.blend(p["test"], features["test"]), head.alpha_
+        """What ``ecgscope calibrate --record-head`` does: fit on folds 1-8, blend weight chosen on fold 9."""
+        _, report, _, p_test = _fit_record_head(features, parts, y, task.labels, p["val"], p["test"])
+        return p_test, report["alpha"]
 
     y_test = y[parts["test"]]
     rows = []
 
-    def score(name: str, p_test: np.ndarray, alpha: float | None = None) -> dict:
+    def score(name: str, p_test: np.ndarray, alpha: float | None = None, seed: int | None = None) -> None:
         ev = evaluate_multilabel(y_test, p_test, labels=task.labels, n_bootstrap=args.bootstrap)
         a = ev.macro["auroc"]
-        row = {"variant": name, "macro_auroc": a["value"], "ci": [a["lo"], a["hi"]],
-               "macro_auprc": ev.macro["auprc"]["value"], "alpha": alpha}
-        rows.append(row)
-        return row
+        rows.append({"variant": name, "seed": seed, "record_head": alpha is not None, "macro_auroc": a["value"],
+                     "ci": [a["lo"], a["hi"]], "macro_auprc": ev.macro["auprc"]["value"], "alpha": alpha})
 
     for seed in seeds:
-        score(f"seed {seed}", probs[seed]["test"])
-        score(f"seed {seed} + record head", *with_head(probs[seed]))
-    mean = {k: 1 / (1 + np.exp(-np.mean([_logit(probs[s][k]) for s in seeds], axis=0))) for k in ("val", "test")}
+        score(f"seed {seed}", probs[seed]["test"], seed=seed)
+        score(f"seed {seed} + record head", *with_head(probs[seed]), seed=seed)
+    mean = {k: sigmoid(np.mean([logit(probs[s][k]) for s in seeds], axis=0)) for k in ("val", "test")}
     score(f"ensemble of seeds {args.seeds} (mean logit)", mean["test"])
     score("ensemble + record head", *with_head(mean))
 
@@ -90,8 +88,8 @@ def main() -> None:
         alpha = "" if r["alpha"] is None else f"{r['alpha']:.2f}"
         lines.append(f"| {r['variant']} | {r['macro_auroc']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] "
                      f"| {r['macro_auprc']:.3f} | {alpha} |")
-    singles = [r["macro_auroc"] for r in rows if r["variant"].startswith("seed") and "head" not in r["variant"]]
-    heads = [r["macro_auroc"] for r in rows if r["variant"].startswith("seed") and "head" in r["variant"]]
+    singles = [r["macro_auroc"] for r in rows if r["seed"] is not None and not r["record_head"]]
+    heads = [r["macro_auroc"] for r in rows if r["seed"] is not None and r["record_head"]]
     lines += ["", f"Mean of the seeds: {np.mean(singles):.3f} alone, {np.mean(heads):.3f} with the record head."]
     write_table_and_results("seed_ensemble", lines, {"variant": args.variant, "seeds": seeds, "rows": rows})
 

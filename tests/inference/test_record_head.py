@@ -48,6 +48,23 @@ def test_alpha_is_chosen_by_validation_auroc_and_the_head_round_trips():
         RecordHead.from_dict({**head.to_dict(), "features": ["x"]})
 
 
+def test_packaging_fits_on_train_chooses_alpha_on_val_and_blends_both_splits():
+    """calibrate --record-head's step: the head from the training rows, its weight from the validation rows."""
+    from ecgscope.inference.build import _fit_record_head
+
+    splits = [_data(seed=s) for s in (0, 1, 2)]
+    parts = {k: np.arange(400) + 400 * i for i, k in enumerate(("train", "val", "test"))}
+    y = np.concatenate([d[1] for d in splits])
+    features = {k: d[0] for k, d in zip(parts, splits, strict=True)}
+    head, report, p_val, p_test = _fit_record_head(features, parts, y, LABELS, splits[1][2], splits[2][2])
+    expected = RecordHead(LABELS).fit(features["train"], y[parts["train"]])
+    expected.choose_alpha(splits[1][2], features["val"], y[parts["val"]])
+    assert report["alpha"] == head.alpha_ == expected.alpha_ == 0.5
+    assert report["labels_with_head"] == ["informative", "noise"]
+    np.testing.assert_array_equal(p_val, expected.blend(splits[1][2], features["val"]))
+    np.testing.assert_array_equal(p_test, expected.blend(splits[2][2], features["test"]))
+
+
 def test_record_features_of_a_real_record(data_dir):
     rec = load_record(data_dir / "ptbxl/records500/00000/00002_hr")  # sinus bradycardia, ~47 bpm
     q = ecg_quality(rec, windows=False)

@@ -213,7 +213,8 @@ def calibrate_and_package(
         head_report, head = None, None
         if record_head:
             progress("record features of the training, validation and test records")
-            head, head_report, p_val, p_test = _fit_record_head(analyzer, ds, parts, y, task.labels, p_val, p_test)
+            features = {k: _head_features(analyzer, ds, parts[k]) for k in ("train", "val", "test")}
+            head, head_report, p_val, p_test = _fit_record_head(features, parts, y, task.labels, p_val, p_test)
         cal = fit_calibration(p_val, y[parts["val"]], y[parts["train"]], labels=task.labels, method=method,
                               threshold_strategy=threshold_strategy, target_sensitivity=target_sensitivity)
         from ecgscope.calibrate import calibrator_from_dict
@@ -325,12 +326,15 @@ def _quality_threshold(analyzer, head, calibrator, labels: tuple[str, ...], data
             "n_pos": int(np.nansum(y[rows])), "threshold": float(sel.thresholds_[0])}
 
 
-def _fit_record_head(analyzer, ds: ECGDataset, parts: dict[str, np.ndarray], y: np.ndarray,
+def _fit_record_head(features: dict[str, np.ndarray], parts: dict[str, np.ndarray], y: np.ndarray,
                      labels: tuple[str, ...], p_val: np.ndarray, p_test: np.ndarray):
-    """Fit the record head on the training folds, choose its blend on validation; blended val/test probabilities."""
+    """Fit the record head on the training folds, choose its blend on validation; blended val/test probabilities.
+
+    ``features``: the :func:`_head_features` of the "train", "val" and "test" rows of ``parts`` (the same for
+    every network read from the same records, so a caller comparing networks computes them once)."""
     from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead
 
-    x_train, x_val, x_test = (_head_features(analyzer, ds, parts[k]) for k in ("train", "val", "test"))
+    x_train, x_val, x_test = (features[k] for k in ("train", "val", "test"))
     head = RecordHead(labels).fit(x_train, y[parts["train"]])
     scores = head.choose_alpha(p_val, x_val, y[parts["val"]])
     report = {"alpha": head.alpha_, "val_macro_auroc_by_alpha": scores,
