@@ -24,6 +24,8 @@ def test_unknown_names_are_usage_errors(capsys):
     assert "unknown model 'gpt5'" in capsys.readouterr().err
     assert main(["train", "--strategy", "lora"]) == 2
     assert main(["pretrain", "--objective", "jigsaw"]) == 2
+    assert main(["train", "--augment", "reverb"]) == 2
+    assert "unknown augmentation recipe 'reverb'; valid: none, devices, wearable" in capsys.readouterr().err
 
 
 def test_train_and_pretrain_commands(tmp_path, data_dir, capsys):
@@ -36,9 +38,10 @@ def test_train_and_pretrain_commands(tmp_path, data_dir, capsys):
     assert pre["bundle"].endswith("encoder.pt") and read_checkpoint(pre["bundle"])["training"]["objectives"] == ["masked"]
     code = main(["train", "--model", "ssm_tiny", "--strategy", "linear", "--task", "ptbxl17", "--data-dir",
                  str(data_dir), "--out", str(tmp_path / "clf"), "--pretrained", pre["bundle"], "--limit", "32",
-                 "--max-steps", "2", "--epochs", "1", "--batch-size", "8", "--no-progress"])
+                 "--max-steps", "2", "--epochs", "1", "--batch-size", "8", "--no-progress", "--augment", "devices"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "bundle:" in printed and "constant predictor (val): macro AUROC 0.500" in printed
     ckpt = read_checkpoint(tmp_path / "clf" / "best.pt")
     assert ckpt["training"]["config"]["layer_decay"] is None and ckpt["training"]["strategy"] == "linear"
+    assert ckpt["training"]["config"]["augment"] == "devices"

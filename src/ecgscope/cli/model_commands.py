@@ -74,6 +74,7 @@ def train(
     input_name: Annotated[str | None, typer.Option("--input", help="Override the task's input, e.g. '12-lead 10 s'.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many training records (smoke runs).")] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", help="Steps per stage (-1: no limit).")] = -1,
+    augment: Annotated[str, typer.Option("--augment", help="Device augmentation of the training crops: none, devices, wearable.")] = "none",
     devices: DevicesOption = 1,
     num_nodes: NodesOption = 1,
     accelerator: AcceleratorOption = "auto",
@@ -88,6 +89,7 @@ def train(
     from ecgscope.tasks import INPUTS, list_tasks
     from ecgscope.train import STRATEGIES, TrainConfig
     from ecgscope.train import train as run_train
+    from ecgscope.train.augment import recipe_names
 
     check_name(model, list_models(), "model")
     check_name(strategy, list(STRATEGIES), "strategy")
@@ -96,13 +98,14 @@ def train(
         check_name(head, list(HEADS), "head")
     if input_name is not None:
         check_name(input_name, list(INPUTS), "input")
+    check_name(augment, recipe_names(), "augmentation recipe")
     if threads:
         torch.set_num_threads(threads)
     cfg = TrainConfig(model=model, strategy=strategy, task=task, out_dir=str(out), data_dir=data_dir,
                       pretrained=pretrained, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       layer_decay=layer_decay, patience=patience, seed=seed, lead=lead, head=head, input=input_name,
                       limit=limit, max_steps=max_steps, devices=devices, num_nodes=num_nodes, accelerator=accelerator,
-                      progress=not no_progress)
+                      progress=not no_progress, augment=augment)
     result = run_train(cfg)
     if not result.is_global_zero:  # another DDP process: rank 0 reports
         return

@@ -15,20 +15,24 @@ from ecgscope.datasets import ECGDataset, split_indices
 from ecgscope.datasets.prepared import PreparedSet, prepare
 from ecgscope.signal.contract import InputContract
 from ecgscope.tasks import Task
+from ecgscope.train.augment import DeviceAugment
 
 
 class CropDataset(Dataset):
     """One random window-length crop per record and epoch (augmentation), with its targets.
 
     Crops are drawn from a generator seeded by (seed, epoch, item), so a run is reproducible and
-    each epoch sees other crops.
+    each epoch sees other crops.  ``augment`` (a :class:`~ecgscope.train.augment.DeviceAugment`) then
+    makes the crop look recorded by another device, from the same generator.
     """
 
-    def __init__(self, prepared: PreparedSet, targets: np.ndarray, seed: int = 0):
+    def __init__(self, prepared: PreparedSet, targets: np.ndarray, seed: int = 0,
+                 augment: DeviceAugment | None = None):
         self.prepared = prepared
         self.targets = np.asarray(targets, dtype=np.float32)
         self.seed = seed
         self.epoch = 0
+        self.augment = augment if augment is not None and augment.active else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -39,6 +43,8 @@ class CropDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         x = self.prepared.crop(i, rng)  # (C, T)
+        if self.augment is not None:
+            x = self.augment(x, self.prepared.contract.fs, rng)
         return torch.tensor(x, dtype=torch.float32), torch.tensor(self.targets[i])  # copies: the cache is read-only
 
 
@@ -79,8 +85,10 @@ class TaskDataModule(L.LightningDataModule):
 
     def __init__(self, task: Task, contract: InputContract, data_dir: str | os.PathLike | None = None,
                  batch_size: int = 64, seed: int = 0, limit: int | None = None, num_workers: int = 0,
-                 eval_batch_size: int | None = None, train_rows: np.ndarray | None = None):
+                 eval_batch_size: int | None = None, train_rows: np.ndarray | None = None,
+                 augment: DeviceAugment | None = None):
         super().__init__()
+        self.augment = augment
         self.task = task
         self.contract = contract
         self.data_dir = data_dir
@@ -124,7 +132,8 @@ class TaskDataModule(L.LightningDataModule):
         for name, rows in self.rows().items():
             ps = prepare(self.dataset, self.contract, rows)
             self.parts[name] = SplitData(ps, y[ps.rows])
-        self.train_set = CropDataset(self.parts["train"].prepared, self.parts["train"].targets, self.seed)
+        self.train_set = CropDataset(self.parts["train"].prepared, self.parts["train"].targets, self.seed,
+                                     self.augment)
 
     def sample_windows(self, n: int = 256) -> np.ndarray:
         """Up to ``n`` training windows (B, C, T), e.g. to fit data-dependent model state."""

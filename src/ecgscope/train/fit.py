@@ -26,6 +26,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from ecgscope.evaluate.metrics import evaluate_multilabel, macro_auroc
 from ecgscope.models import ECGModel, create_model, save_bundle
 from ecgscope.tasks import Task, get_task
+from ecgscope.train.augment import DeviceAugment
 from ecgscope.train.callbacks import BundleCheckpoint
 from ecgscope.train.data import TaskDataModule
 from ecgscope.train.losses import pos_weight_from
@@ -63,6 +64,7 @@ class TrainConfig:
     progress: bool = True
     test: bool = True  # score the test split at the end
     n_bootstrap: int = 200
+    augment: str = "none"  # a recipe of ecgscope.train.augment.AUGMENT_RECIPES for the training crops
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -134,7 +136,8 @@ def train(cfg: TrainConfig, callbacks: list[L.Callback] | None = None) -> TrainR
     out.mkdir(parents=True, exist_ok=True)
     dm = TaskDataModule(task, contract, cfg.data_dir, batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit,
                         num_workers=cfg.num_workers,
-                        train_rows=None if cfg.train_rows is None else np.asarray(cfg.train_rows))
+                        train_rows=None if cfg.train_rows is None else np.asarray(cfg.train_rows),
+                        augment=DeviceAugment.recipe(cfg.augment))
     dm.prepare_data()  # fills the cache before any DDP rank starts (each rank runs this; cached after the first)
     dm.setup()
     if model.requires_fit and not model.is_fitted:
