@@ -7,6 +7,7 @@ import pytest
 
 from ecgscope.datasets import open_dataset
 from ecgscope.datasets.splits import check_no_patient_overlap
+from ecgscope.labels import LABELS
 from ecgscope.tasks import get_task
 from ecgscope.tasks.builtin import PTBXL_RHYTHMS, PTBXL_SUPERCLASSES
 from ecgscope.tasks.transfer import UNUSED_FOLD, TransferDataset
@@ -88,3 +89,18 @@ def test_a_transfer_task_trains_end_to_end(data_dir, tmp_path):
                             progress=False, n_bootstrap=0))
     assert res.predictions["test"].shape == res.targets["test"].shape == (16, 1)  # val/test: max(limit // 4, 16)
     assert np.isfinite(res.predictions["test"]).all()
+
+
+def test_a_leave_one_source_out_task_trains_end_to_end(data_dir, tmp_path):
+    import torch
+
+    from ecgscope.train import TrainConfig, train
+
+    torch.set_num_threads(1)
+    res = train(TrainConfig(model="resnet1d_tiny", strategy="finetune", task="loso17-ludb", data_dir=str(data_dir),
+                            out_dir=str(tmp_path), epochs=1, limit=48, batch_size=16, progress=False, n_bootstrap=0,
+                            augment="devices"))
+    assert res.predictions["test"].shape == res.targets["test"].shape == (16, 17)
+    assert np.isfinite(res.predictions["test"]).all()
+    # LUDB does not define infarction: unknown in every test row, so it is never scored as a negative
+    assert np.isnan(res.targets["test"][:, list(LABELS).index("Infarction")]).all()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,12 +28,26 @@ class BeatAnnotations:
     beat_symbols: np.ndarray  # its WFDB code
     rhythm_starts: np.ndarray  # sample where each rhythm starts
     rhythms: list[str]  # "(N", "(AFIB", ...
+    # signal-quality changes (``~``): sample and subtype (0 = clean; bits 0-3: that signal noisy, 4-7: unreadable)
+    noise_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    noise_subtypes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def rhythm_intervals(self) -> list[tuple[int, int, str]]:
         if not len(self.rhythm_starts):
             return []
         ends = list(self.rhythm_starts[1:]) + [self.n_samples]
         return [(int(a), int(b), r) for a, b, r in zip(self.rhythm_starts, ends, self.rhythms, strict=True)]
+
+    def noisy_samples(self, start: int, stop: int) -> int:
+        """How many samples of [start, stop) lie in a stretch annotated noisy or unreadable in any signal."""
+        if not len(self.noise_starts):
+            return 0
+        ends = np.append(self.noise_starts[1:], self.n_samples)
+        total = 0
+        for a, b, sub in zip(self.noise_starts, ends, self.noise_subtypes, strict=True):
+            if sub != 0:
+                total += max(0, min(int(b), stop) - max(int(a), start))
+        return total
 
 
 def read_beat_annotations(base: str, extension: str = "atr") -> BeatAnnotations:
@@ -45,8 +59,11 @@ def read_beat_annotations(base: str, extension: str = "atr") -> BeatAnnotations:
     is_beat = np.isin(sym, list(BEAT_SYMBOLS))
     aux = np.asarray([(a or "").strip("\x00 ") for a in ann.aux_note])
     is_rhythm = (sym == "+") & (aux != "")
+    is_noise = sym == "~"
+    subtypes = np.asarray(ann.subtype, dtype=np.int64)
     return BeatAnnotations(float(header.fs), int(header.sig_len), samples[is_beat], sym[is_beat],
-                           samples[is_rhythm], [str(a) for a in aux[is_rhythm]])
+                           samples[is_rhythm], [str(a) for a in aux[is_rhythm]], samples[is_noise],
+                           subtypes[is_noise])
 
 
 def window_labels(ann: BeatAnnotations, start: int, stop: int, spec: dict) -> np.ndarray:
@@ -60,6 +77,8 @@ def window_labels(ann: BeatAnnotations, start: int, stop: int, spec: dict) -> np
         hit |= bool(active & set(rule.get("rhythms", [])))
         if "majority_beats" in rule and beats.size:
             hit |= bool(np.isin(beats, rule["majority_beats"]).mean() > 0.5)
+        if "noise_fraction" in rule:
+            hit |= ann.noisy_samples(start, stop) >= rule["noise_fraction"] * (stop - start)
         out[LABELS.index(label)] = float(hit)
     return out
 

@@ -6,8 +6,10 @@ import numpy as np
 
 from ecgscope.datasets import ECGDataset
 from ecgscope.datasets.cinc2017 import CINC2017_CLASSES
+from ecgscope.datasets.multisource import TWELVE_LEAD_SOURCES, loso_test_folds
 from ecgscope.labels import LABELS
 from ecgscope.tasks._base import Task, register_task
+from ecgscope.tasks.multisource import MultiSourceTask
 from ecgscope.tasks.transfer import TransferTask
 
 CINC2017_CLASS_NAMES = ("Normal rhythm", "Atrial fibrillation", "Other rhythm", "Noisy")
@@ -106,3 +108,23 @@ register_task(TransferTask(
     description="zero-shot transfer: AF vs rest from CinC 2017 (AliveCor; folds 1-8 / 9) tested on lead I of "
                 f"PTB-XL fold 10 (328 records); input single-lead 5 s; {_METRICS}",
 ))
+
+# ---------------------------------------------------------------------------------------------------- sources
+# 12-lead sources pooled (each keeps its folds), and each left out in turn.  LUDB's fold 10 holds 16 records
+# (too few positives to score any label), so left out it is tested on all 160 of its records.
+_MULTI = "+".join(TWELVE_LEAD_SOURCES)
+
+register_task(MultiSourceTask(
+    name="multi17", dataset=_MULTI, sources=TWELVE_LEAD_SOURCES, labels=LABELS, input="12-lead 5 s",
+    description="The 17 labels on every 12-lead source pooled (PTB-XL 100 Hz, LUDB; labels a source does not "
+                "define are unknown, masked in the loss); each source's folds 1-8 / 9 / 10",
+))
+
+for _src in TWELVE_LEAD_SOURCES:
+    register_task(MultiSourceTask(
+        name=f"loso17-{_src}", dataset=_MULTI, sources=TWELVE_LEAD_SOURCES, held_out=_src, labels=LABELS,
+        input="12-lead 5 s", test_folds=loso_test_folds(_src),
+        description=f"leave-one-source-out: the 17 labels trained on the 12-lead sources but {_src} (their folds "
+                    f"1-8 / 9), tested on {_src} ({'fold 10' if loso_test_folds(_src) else 'all records'}), never seen "
+                    "in training or validation",
+    ))
