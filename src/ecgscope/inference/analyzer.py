@@ -2,7 +2,7 @@
 
 Pipeline, in order (each step's time is in ``timing_ms``)::
 
-    record -> signal quality -> preprocessing from the model's contract -> windowed inference
+    record -> signal quality, limb-lead reversal -> preprocessing from the model's contract -> windowed inference
            -> recording-level aggregation (max / mean per label) -> calibration -> thresholds
            -> plausibility rules -> delineation, measurements, HRV -> result
 
@@ -53,6 +53,7 @@ from ecgscope.record import Record
 from ecgscope.signal import FIDUCIALS, ecg_delineate, ecg_hrv, ecg_measurements, ecg_quality
 from ecgscope.signal.contract import InputContract, ModelInput, Preprocessor
 from ecgscope.signal.delineate import MIN_DELINEATION_FS, Delineation
+from ecgscope.signal.lead_reversal import LeadReversal, ecg_lead_reversal
 from ecgscope.signal.rhythm_features import MIN_RR_INTERVALS, ecg_rhythm_features
 
 _MS = 1000.0
@@ -197,7 +198,7 @@ class Analyzer:
         return out
 
     def _classification(self, win: np.ndarray, probs: np.ndarray, starts_s: np.ndarray,
-                        quality_ok: bool, quality_issues: list[str]) -> dict[str, Any]:
+                        quality_ok: bool, quality_issues: list[str], reversal: LeadReversal) -> dict[str, Any]:
         thr = self.package.thresholds
         pkg = self.package
         if pkg.rules is not None:
@@ -209,6 +210,8 @@ class Analyzer:
             probs_final, positive, suppressed, adjustments, reasons = probs, probs >= thr, [], [], []
         if not quality_ok:
             reasons.append("signal quality gate failed: " + ("; ".join(quality_issues) or "no usable lead"))
+        if reversal.detected:  # swapped limb leads mislead every label: shown, but not to be relied on
+            reasons.append(reversal.issue())
         return {
             "labels": [{"name": n, "probability": _r(float(np.clip(p, 0, 1)), 4), "threshold": _r(float(t), 4),
                         "positive": bool(pos)}
@@ -274,10 +277,16 @@ class Analyzer:
                   explain_labels, explain_method: str, delin: Delineation | None = None) -> Result:
         """``batch`` is None for a rhythm model (no windows); ``delin`` is a delineation already made."""
         q = quality.to_dict()
+        t0 = time.perf_counter()
+        reversal = ecg_lead_reversal(record)
+        timings["preprocess"] = timings.get("preprocess", 0.0) + (time.perf_counter() - t0) * _MS
         quality_json = {"usable": bool(q["usable"]), "per_lead": {k: _r(v, 3) for k, v in q["per_lead"].items()},
-                        "issues": list(q["issues"]), "windows": q.get("windows", [])}
+                        "issues": list(q["issues"]), "windows": q.get("windows", []),
+                        "lead_reversal": reversal.to_dict()}
+        if reversal.detected:
+            quality_json["issues"].append(reversal.issue())
         starts = batch.starts_s if batch is not None else np.zeros(0)
-        cls = self._classification(win, probs, starts, quality_json["usable"], quality_json["issues"])
+        cls = self._classification(win, probs, starts, quality_json["usable"], q["issues"], reversal)
         rhythm, delineation, measurements, t_del = self._signal_analysis(record, quality, delin)
         timings["delineate"] = timings.get("delineate", 0.0) + t_del
         data: dict[str, Any] = {

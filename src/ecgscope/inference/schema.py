@@ -19,7 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+# results of earlier versions still validate: 1.1 only added optional fields (quality.lead_reversal)
+READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
 SCHEMA_PATH = Path(__file__).with_name("analysis.schema.json")
 
 Ms = float | None
@@ -53,11 +55,23 @@ class WindowQuality(_Strict):
     issues: list[str]
 
 
+class LeadReversal(_Strict):
+    probability: float | None = Field(
+        ge=0, le=1, description="Probability that the limb cables were swapped (LA/RA, RA/LL or a rotation); null "
+                                "when not assessed")
+    likely_swap: str | None = Field(description="The most probable swap when detected, e.g. 'LA/RA (or the RA>LL>LA rotation)'")
+    detected: bool
+    threshold: float = Field(ge=0, le=1)
+    reason: str | None = Field(default=None, description="Why it was not assessed (e.g. fewer than 12 leads)")
+
+
 class Quality(_Strict):
     usable: bool
     per_lead: dict[str, float] = Field(description="Quality score per lead, 0 (unusable) to 1")
     issues: list[str]
     windows: list[WindowQuality] = Field(default_factory=list)
+    lead_reversal: LeadReversal | None = Field(
+        default=None, description="Limb-electrode reversal check of a 12-lead record (schema 1.1)")
 
 
 class LabelResult(_Strict):
@@ -159,7 +173,7 @@ class Saliency(_Strict):
 class AnalysisResult(_Strict):
     """One analysis of one record (DESIGN §4)."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     model: ModelInfo
     input: InputInfo
     quality: Quality

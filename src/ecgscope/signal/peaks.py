@@ -97,7 +97,8 @@ def slope_envelope(x: np.ndarray, fs: float) -> np.ndarray:
     band = _sos_filter(x, fs, 5.0, 20.0)
     d = np.diff(band, axis=-1, prepend=band[:, :1]) * fs
     win = max(1, int(round(_ENVELOPE_WINDOW_S * fs)))
-    return np.sqrt(uniform_filter1d(d * d, size=win, axis=-1, mode="nearest"))
+    # the running mean of squares can dip a rounding error below zero on a flat stretch
+    return np.sqrt(np.maximum(uniform_filter1d(d * d, size=win, axis=-1, mode="nearest"), 0.0))
 
 
 def fused_envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
