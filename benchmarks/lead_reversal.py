@@ -23,7 +23,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import write_table_and_results
+from _common import wilson, write_table_and_results
 
 from ecgscope.datasets import open_dataset
 from ecgscope.evaluate.metrics import auroc
@@ -32,15 +32,6 @@ from ecgscope.signal.lead_reversal import DETECTABLE_SWAPS, LIMB_SWAPS, apply_li
 
 SETS = (("PTB-XL fold 10, 100 Hz", "ptbxl100", (10,)), ("PTB-XL fold 10, 500 Hz", "ptbxl", (10,)),
         ("LUDB, all records (out of source)", "ludb", None))
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def score_set(name: str, folds, data_dir) -> dict:

@@ -11,7 +11,7 @@ reversed.  Clean = the source's experts did not mark the record noisy:
 * CinC 2017 fold 10 (handheld strips; never trained on by the 17-label models): N/A/O clean, ``~`` noisy;
 * MIT-BIH 10-s windows (every 6th; lead MLII in place of lead I): the annotators' noise marks (docs/data.md).
 
-Rates with 95 % Wilson intervals (the helper of ``benchmarks/lead_reversal.py``).
+Rates with 95 % Wilson intervals.
 
     .venv/bin/python benchmarks/quality_gate.py [--data-dir DIR]
 
@@ -25,8 +25,7 @@ import time
 from collections import Counter
 
 import numpy as np
-from _common import write_table_and_results
-from lead_reversal import wilson
+from _common import wilson, write_table_and_results
 
 from ecgscope.datasets import open_dataset
 from ecgscope.errors import ContractError
