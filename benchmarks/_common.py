@@ -42,3 +42,11 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return centre - half, centre + half
+
+
+def rate_cell(k: int, n: int) -> str:
+    """A table cell for the proportion ``k / n``: rate, 95 % Wilson interval and counts."""
+    if n == 0:
+        return "– (none)"
+    lo, hi = wilson(k, n)
+    return f"{k / n:.1%} [{lo:.1%}, {hi:.1%}] ({k}/{n})"

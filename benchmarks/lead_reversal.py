@@ -23,7 +23,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import wilson, write_table_and_results
+from _common import rate_cell, wilson, write_table_and_results
 
 from ecgscope.datasets import open_dataset
 from ecgscope.evaluate.metrics import auroc
@@ -75,7 +75,7 @@ def main() -> None:
              "|" + "---|" * (4 + len(LIMB_SWAPS))]
 
     def cell(r: dict) -> str:
-        return f"{r['rate']:.1%} [{r['ci95'][0]:.1%}, {r['ci95'][1]:.1%}] ({r['flagged']}/{r['n']})"
+        return rate_cell(r["flagged"], r["n"])
 
     for label, res in results.items():
         rates = res["rates"]

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 
 import numpy as np
-from _common import wilson, write_table_and_results
+from _common import rate_cell, write_table_and_results
 
 from ecgscope.datasets import open_dataset
 from ecgscope.errors import ContractError
@@ -83,15 +83,9 @@ def main() -> None:
              "| data | clean records called unreliable | why (clean) | noisy records caught | refused |",
              "|---|---|---|---|---|"]
 
-    def cell(k: int, n: int) -> str:
-        if n == 0:
-            return "– (none)"
-        lo, hi = wilson(k, n)
-        return f"{k / n:.1%} [{lo:.1%}, {hi:.1%}] ({k}/{n})"
-
     for label, r in results.items():
         why = ", ".join(f"{k} {v}" for k, v in r["why_clean_unreliable"].items()) or "–"
-        lines.append(f"| {label} | {cell(*r['clean'])} | {why} | {cell(*r['noisy'])} | {r['refused']} |")
+        lines.append(f"| {label} | {rate_cell(*r['clean'])} | {why} | {rate_cell(*r['noisy'])} | {r['refused']} |")
     lines += ["", f"Run time {time.perf_counter() - t0:.0f} s on this machine."]
     write_table_and_results("quality_gate", lines, {"sets": results})
 
