@@ -96,10 +96,12 @@ def apply_limb_swap(signal: np.ndarray, swap: str) -> np.ndarray:
 
 
 def median_beats(signal: np.ndarray, fs: float) -> np.ndarray | None:
-    """(12, n) median beat of every lead around the R peaks (None when fewer than 3 whole beats)."""
-    x = bandpass(np.asarray(signal, dtype=np.float32), fs, 0.5, 40.0)
-    peaks = ecg_peaks(x, fs)
-    a, b = int(round(_BEAT_S[0] * fs)), int(round(_BEAT_S[1] * fs))
+    """(12, n) median beat of every lead at :data:`ANALYSIS_FS` around the R peaks (None when fewer than 3 whole
+    beats); ``signal`` is a 12-lead array in standard order at ``fs`` Hz."""
+    fs_ = ANALYSIS_FS
+    x = bandpass(resample_array(np.asarray(signal, dtype=np.float32), fs, fs_), fs_, 0.5, 40.0)
+    peaks = ecg_peaks(x, fs_)
+    a, b = int(round(_BEAT_S[0] * fs_)), int(round(_BEAT_S[1] * fs_))
     peaks = peaks[(peaks + a >= 0) & (peaks + b <= x.shape[1])]
     if len(peaks) < _MIN_BEATS:
         return None
@@ -107,8 +109,9 @@ def median_beats(signal: np.ndarray, fs: float) -> np.ndarray | None:
     return np.median(beats, axis=0)
 
 
-def reversal_features(beat: np.ndarray, fs: float) -> np.ndarray:
-    """The :data:`FEATURE_NAMES` vector of a (12, n) median beat."""
+def reversal_features(beat: np.ndarray) -> np.ndarray:
+    """The :data:`FEATURE_NAMES` vector of a (12, n) median beat from :func:`median_beats`."""
+    fs = ANALYSIS_FS
     a = int(round(_BEAT_S[0] * fs))
     limb = beat[_LIMB_IDX]
     feats = []
@@ -202,11 +205,10 @@ def ecg_lead_reversal(record: Record, model: ReversalModel | None = None) -> Lea
     model = model or load_reversal_model()
     if not set(STANDARD_LEADS) <= set(record.leads):
         return LeadReversal(None, None, False, model.threshold, "needs the 12 standard leads")
-    sig = resample_array(record.select_leads(list(STANDARD_LEADS)).signal, record.fs, ANALYSIS_FS)
-    beat = median_beats(sig, ANALYSIS_FS)
+    beat = median_beats(record.select_leads(list(STANDARD_LEADS)).signal, record.fs)
     if beat is None:
         return LeadReversal(None, None, False, model.threshold, f"fewer than {_MIN_BEATS} whole beats")
-    p = model.predict_proba(reversal_features(beat, ANALYSIS_FS))[0]
+    p = model.predict_proba(reversal_features(beat))[0]
     p_swap = float(p[_DETECTABLE_IDX].sum())
     detected = p_swap >= model.threshold
     group_p = {name: sum(p[CLASSES.index(s)] for s in members) for name, members in SWAP_GROUPS.items()}

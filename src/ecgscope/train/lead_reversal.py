@@ -19,7 +19,6 @@ import numpy as np
 from ecgscope.datasets import open_dataset
 from ecgscope.leads import STANDARD_LEADS
 from ecgscope.signal.lead_reversal import (
-    ANALYSIS_FS,
     CLASSES,
     LIMB_SWAPS,
     WEIGHTS_FILE,
@@ -28,7 +27,6 @@ from ecgscope.signal.lead_reversal import (
     median_beats,
     reversal_features,
 )
-from ecgscope.signal.resample import resample_array
 
 TRAIN_FOLDS = tuple(range(1, 9))
 VAL_FOLDS = (9,)
@@ -38,28 +36,24 @@ VAL_FALSE_POSITIVE_QUANTILE = 0.99
 
 def swapped_features(signal: np.ndarray, fs: float) -> np.ndarray | None:
     """(6, n_features): the record's features as recorded and under each swap (None: too few beats)."""
-    x = resample_array(np.asarray(signal, dtype=np.float32), fs, ANALYSIS_FS)
-    beat = median_beats(x, ANALYSIS_FS)
+    beat = median_beats(signal, fs)
     if beat is None:
         return None
     # the swaps permute and negate leads, so the median beat of a swapped record is the swapped median beat
-    return np.stack([reversal_features(beat, ANALYSIS_FS)]
-                    + [reversal_features(apply_limb_swap(beat, s), ANALYSIS_FS) for s in LIMB_SWAPS])
+    return np.stack([reversal_features(beat)] + [reversal_features(apply_limb_swap(beat, s)) for s in LIMB_SWAPS])
 
 
-def dataset_features(name: str, data_dir: str | None, folds: tuple[int, ...] | None = None
-                     ) -> tuple[np.ndarray, list[str]]:
-    """(n_records, 6, n_features) for a 12-lead dataset's records (in ``folds``), and their record ids."""
+def dataset_features(name: str, data_dir: str | None, folds: tuple[int, ...] | None = None) -> np.ndarray:
+    """(n_records, 6, n_features) for a 12-lead dataset's records (in ``folds``) that have 3 whole beats."""
     ds = open_dataset(name, data_dir)
     rows = np.arange(len(ds)) if folds is None else np.flatnonzero(ds.index["fold"].isin(folds).to_numpy())
-    feats, ids = [], []
+    feats = []
     for i in rows:
         rec = ds.load(int(i)).select_leads(list(STANDARD_LEADS))
         f = swapped_features(rec.signal, rec.fs)
         if f is not None:
             feats.append(f)
-            ids.append(str(ds.index.iloc[int(i)]["record_id"]))
-    return np.stack(feats), ids
+    return np.stack(feats)
 
 
 def fit(train: np.ndarray, val: np.ndarray, c: float = 1.0) -> ReversalModel:
@@ -89,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    train, _ = dataset_features("ptbxl100", args.data_dir, TRAIN_FOLDS)
-    val, _ = dataset_features("ptbxl100", args.data_dir, VAL_FOLDS)
+    train = dataset_features("ptbxl100", args.data_dir, TRAIN_FOLDS)
+    val = dataset_features("ptbxl100", args.data_dir, VAL_FOLDS)
     model = fit(train, val)
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n")
     p_swap = model.swap_probability(val.reshape(-1, val.shape[-1])).reshape(len(val), len(CLASSES))
