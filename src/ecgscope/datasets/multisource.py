@@ -88,10 +88,9 @@ class MultiSourceDataset(ECGDataset):
     def _build_index(self) -> tuple[pd.DataFrame, np.ndarray]:
         frames = []
         for ds in self.sources:
-            frame = ds.index[["record_id", "patient_id", "path", "start_s", "duration_s", "fold"]].copy()
+            frame = ds.index.copy()  # a source's own columns (cinc_class, scp_codes, ...) stay, NaN elsewhere
             frame["patient_id"] = ds.name + ":" + frame["patient_id"].astype(str)
-            frame["record_id"] = ds.name + ":" + frame["record_id"].astype(str)
-            frame["source_dataset"] = ds.name
+            frame["source_dataset"] = ds.name  # record ids stay the source's: (source_dataset, record_id) is unique
             frame["source_fold"] = frame["fold"]
             if self.held_out is not None:
                 fold = frame["fold"].to_numpy()

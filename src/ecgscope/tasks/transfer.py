@@ -13,18 +13,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from ecgscope.datasets import ECGDataset, open_dataset
-from ecgscope.record import Record
+from ecgscope.datasets.multisource import UNUSED_FOLD, MultiSourceDataset
 from ecgscope.tasks._base import Task
 
-UNUSED_FOLD = 0
+__all__ = ["UNUSED_FOLD", "TransferDataset", "TransferTask"]
 
 
-class TransferDataset(ECGDataset):
-    """Rows of ``source`` (train/validation folds) followed by rows of ``target`` (test), folds re-dealt.
+class TransferDataset(MultiSourceDataset):
+    """Rows of ``source`` (train/validation folds) followed by rows of ``target`` (test), folds re-dealt:
+    the two-source case of leave-one-source-out, with ``target`` held out.
 
     Parameters
     ----------
@@ -34,33 +32,11 @@ class TransferDataset(ECGDataset):
     """
 
     def __init__(self, source: ECGDataset, target: ECGDataset, target_folds: tuple[int, ...] | None = None):
-        # no locate(): the rows live in the two datasets' own folders
-        self.source = source
-        self.target = target
-        self.target_folds = tuple(target_folds) if target_folds else None
-        self.root = source.root
+        super().__init__([source, target], held_out=target.name, test_folds=target_folds)
+        self.source, self.target = source, target
+        self.target_folds = self.test_folds
         self.name = f"{source.name}->{target.name}"
-        self.source_name, self.target_name = source.name, target.name  # part of the preprocessing cache key
-        self.target_folds_key = ",".join(map(str, self.target_folds)) if self.target_folds else "all"
         self.description = f"train/validate on {source.name}, test on {target.name}"
-
-    def _build_index(self) -> tuple[pd.DataFrame, np.ndarray]:
-        src = self.source.index.copy()
-        tgt = self.target.index.copy()
-        src["fold"] = np.where(src["fold"].isin(range(1, 10)), src["fold"], UNUSED_FOLD)
-        test = tgt["fold"].isin(self.target_folds) if self.target_folds else np.ones(len(tgt), bool)
-        tgt["fold"] = np.where(test, 10, UNUSED_FOLD)
-        for frame, ds in ((src, self.source), (tgt, self.target)):
-            frame["patient_id"] = ds.name + ":" + frame["patient_id"].astype(str)
-            frame["source_dataset"] = ds.name
-        index = pd.concat([src, tgt], ignore_index=True)
-        labels = np.concatenate([self.source.labels.to_numpy(np.float32), self.target.labels.to_numpy(np.float32)])
-        return index, labels
-
-    def load(self, i: int) -> Record:
-        n_src = len(self.source)
-        rec = self.source.load(i) if i < n_src else self.target.load(i - n_src)
-        return rec.replace(patient_id=self.index.iloc[i]["patient_id"])
 
 
 @dataclass(frozen=True)
