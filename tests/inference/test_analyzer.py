@@ -113,7 +113,7 @@ def test_batch_equals_single(analyzers, data_dir):
 
 
 def test_wearable_model_reads_overlapping_windows_and_its_record_head(analyzers, data_dir):
-    """ecgscope-17-1lead 0.3.0 reads 5-s windows every 2.5 s and blends its head, in batch and alone alike."""
+    """ecgscope-17-1lead reads 5-s windows every 2.5 s and blends its head, in batch and alone alike."""
     an = analyzers(WEARABLE)
     assert an.contract.window_stride == 250 and an.head is not None
     paths = [data_dir / "ptbxl/records500/00000/00002_hr", data_dir / "cinc2017/A00006"]

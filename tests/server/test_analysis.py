@@ -58,7 +58,7 @@ def test_analyze_stores_the_design_json(api, rid):
     r = api.client.post(f"/api/v1/records/{rid}/analyze", json={}, headers=api.h("alice"))
     assert r.status_code == 200, r.text
     result = r.json()
-    assert DESIGN_KEYS <= set(result) and result["schema_version"] == "1.1"
+    assert DESIGN_KEYS <= set(result) and result["schema_version"] == "1.2"
     assert [lab["name"] for lab in result["classification"]["labels"]] == list(LABELS)
     assert result["model"]["input"] == "12-lead"
     stored = api.client.get(f"/api/v1/records/{rid}/analysis", headers=api.h("carol"))

@@ -38,14 +38,21 @@ class BeatAnnotations:
         ends = list(self.rhythm_starts[1:]) + [self.n_samples]
         return [(int(a), int(b), r) for a, b, r in zip(self.rhythm_starts, ends, self.rhythms, strict=True)]
 
-    def noisy_samples(self, start: int, stop: int) -> int:
-        """How many samples of [start, stop) lie in a stretch annotated noisy or unreadable in any signal."""
+    def noisy_samples(self, start: int, stop: int, signal: int | None = None) -> int:
+        """How many samples of [start, stop) lie in a stretch annotated noisy or unreadable in any signal
+        (``signal=None``) or in signal ``signal`` (0: the first lead).
+
+        A ``~`` annotation's subtype says which signals are noisy from there on: a bit mask (bits 0-3: that
+        signal noisy, bits 4-7: unreadable; 0: clean again) or -1, every signal unreadable (MIT-BIH's
+        annotation conventions).
+        """
         if not len(self.noise_starts):
             return 0
         ends = np.append(self.noise_starts[1:], self.n_samples)
         total = 0
         for a, b, sub in zip(self.noise_starts, ends, self.noise_subtypes, strict=True):
-            if sub != 0:
+            if sub != 0 and (signal is None or sub == -1 or (int(sub) >> signal) & 1
+                             or (int(sub) >> (4 + signal)) & 1):
                 total += max(0, min(int(b), stop) - max(int(a), start))
         return total
 
@@ -66,8 +73,10 @@ def read_beat_annotations(base: str, extension: str = "atr") -> BeatAnnotations:
                            subtypes[is_noise])
 
 
-def window_labels(ann: BeatAnnotations, start: int, stop: int, spec: dict) -> np.ndarray:
-    """(17,) labels of samples [start, stop) from a beat/rhythm label spec (``mitdb.json``)."""
+def window_labels(ann: BeatAnnotations, start: int, stop: int, spec: dict, noise_signal: int | None = None
+                  ) -> np.ndarray:
+    """(17,) labels of samples [start, stop) from a beat/rhythm label spec (``mitdb.json``); ``noise_signal``:
+    the signal whose noise marks count (None: either signal's)."""
     out = np.full(len(LABELS), np.nan, dtype=np.float32)
     in_win = (ann.beat_samples >= start) & (ann.beat_samples < stop)
     beats = ann.beat_symbols[in_win]
@@ -78,7 +87,7 @@ def window_labels(ann: BeatAnnotations, start: int, stop: int, spec: dict) -> np
         if "majority_beats" in rule and beats.size:
             hit |= bool(np.isin(beats, rule["majority_beats"]).mean() > 0.5)
         if "noise_fraction" in rule:
-            hit |= ann.noisy_samples(start, stop) >= rule["noise_fraction"] * (stop - start)
+            hit |= ann.noisy_samples(start, stop, noise_signal) >= rule["noise_fraction"] * (stop - start)
         out[LABELS.index(label)] = float(hit)
     return out
 
@@ -92,9 +101,12 @@ class MITBIH(ECGDataset):
     description = "MIT-BIH Arrhythmia, 2 leads, 360 Hz, beat labels; windows of 10 s"
     label_map = "mitdb"
 
-    def __init__(self, root: str | os.PathLike | None = None, window_s: float = 10.0):
+    def __init__(self, root: str | os.PathLike | None = None, window_s: float = 10.0, noise_signal: int | None = None):
+        """``noise_signal``: Poor data quality from the noise marks of that signal only (0: the first lead, what a
+        single-lead model reading it sees); default either signal's (the record's quality)."""
         super().__init__(root)
         self.window_s = float(window_s)
+        self.noise_signal = noise_signal
 
     def record_ids(self) -> list[str]:
         return [ln.strip() for ln in (self.root / "RECORDS").read_text().split() if ln.strip()
@@ -114,7 +126,7 @@ class MITBIH(ECGDataset):
             step = int(round(self.window_s * ann.fs))
             for a in range(0, ann.n_samples - step + 1, step):
                 rows.append((rid, self._patient_of(rid), str(self.root / f"{rid}.hea"), a / ann.fs, self.window_s))
-                labels.append(window_labels(ann, a, a + step, spec))
+                labels.append(window_labels(ann, a, a + step, spec, self.noise_signal))
         index = pd.DataFrame(rows, columns=["record_id", "patient_id", "path", "start_s", "duration_s"])
         index["fold"] = assign_group_folds(index["patient_id"], 10, seed=0)
         return index, np.asarray(labels, dtype=np.float32).reshape(-1, len(LABELS))

@@ -41,9 +41,10 @@ from typing import Any
 import numpy as np
 
 from ecgscope.calibrate._base import sigmoid
-from ecgscope.errors import ContractError
+from ecgscope.errors import ContractError, RecordFormatError
 from ecgscope.inference.backends import BACKENDS, OnnxBackend, TorchBackend
-from ecgscope.inference.package import RECORD_HEAD_FILE, ModelPackage, load_package
+from ecgscope.inference.evidence import EvidenceCombiner
+from ecgscope.inference.package import EVIDENCE_FILE, RECORD_HEAD_FILE, ModelPackage, load_package
 from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead, record_features
 from ecgscope.inference.rhythm_model import RHYTHM_MODEL_FILE, RhythmBackend, feature_matrix
 from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
@@ -106,11 +107,16 @@ class Analyzer:
     substitute_lead : bool
         For a single-lead model: when the record lacks the model's lead (lead I) but has others, use its
         best-quality lead instead and say so in the result's warnings.  Off by default (an error).
+    combine_evidence : bool
+        Use the package's evidence combination (``evidence.json``: network, whole-record measurements and
+        rhythm statistics in one probability per label, fitted across sources) when it has one.  False is the
+        fast mode for batch classification: the network (and record head) alone, with the package's own
+        calibration and thresholds, and no delineation per record unless the record head needs one.
     """
 
     def __init__(self, package: ModelPackage | str | os.PathLike, backend: str = "torch", threads: int | None = None,
                  delineation: str = "learned", qtc_formula: str = "bazett", allow_single_lead: bool = False,
-                 pad_short: bool = False, substitute_lead: bool = False):
+                 pad_short: bool = False, substitute_lead: bool = False, combine_evidence: bool = True):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
         self.package = package if isinstance(package, ModelPackage) else load_package(package)
@@ -134,6 +140,21 @@ class Analyzer:
             self.contract = contract
             self.preprocessor = Preprocessor(contract, allow_single_lead=allow_single_lead)
         self.head = RecordHead.load(path / RECORD_HEAD_FILE) if (path / RECORD_HEAD_FILE).is_file() else None
+        self.evidence = None
+        if combine_evidence and (path / EVIDENCE_FILE).is_file():
+            try:
+                self.evidence = EvidenceCombiner.load(path / EVIDENCE_FILE)
+            except (ValueError, KeyError) as e:
+                raise RecordFormatError(f"{self.package.name}: unreadable {EVIDENCE_FILE}: {e}", source=str(path),
+                                        code="bad_model_package") from e
+            if self.evidence.labels != self.package.labels:
+                raise RecordFormatError(f"{self.package.name}: {EVIDENCE_FILE} was fitted for other labels than the "
+                                        "model's", source=str(path), code="bad_model_package")
+        # thresholds of the final probabilities: the evidence combination's where it combines a label
+        self.thresholds = self.evidence.thresholds_ if self.evidence is not None else self.package.thresholds
+        # whole-record features (a delineation per record) feed the record head and the rhythm evidence
+        self.needs_record_features = self.head is not None or (self.evidence is not None
+                                                               and self.evidence.needs_features)
         self.delineation = delineation
         self.qtc_formula = qtc_formula
         self.threads = threads or 1
@@ -183,23 +204,25 @@ class Analyzer:
             warnings.extend(str(w) for w in record.metadata["warnings"])
         return warnings
 
-    def _probabilities(self, logits: np.ndarray, owner: np.ndarray, n: int,
-                       head_x: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Window probabilities -> per record (window probs, calibrated recording probs); ``head_x`` are the
-        records' features for the record head (when the package has one)."""
+    def _probabilities(self, logits: np.ndarray, owner: np.ndarray, n: int, head_x: np.ndarray | None = None
+                       ) -> list[tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]]:
+        """Window probabilities -> per record (window probs, final recording probs, per-label evidence or None);
+        ``head_x`` are the records' :data:`RECORD_FEATURES` (when the package's record head or rhythm
+        evidence needs them)."""
         win = sigmoid(logits)
-        out = []
-        for k in range(n):
-            w = win[owner == k]
-            rec = np.where(self._max_agg, w.max(axis=0), w.mean(axis=0))
-            if self.head is not None:
-                rec = self.head.blend(rec[None], head_x[k : k + 1])[0]
-            out.append((w, self._calibrated(rec[None])[0]))
-        return out
+        owned = [win[owner == k] for k in range(n)]
+        rec = self._aggregate(win, owner, n)  # (n, L)
+        blended = self.head.blend(rec, head_x) if self.head is not None else rec
+        probs = self._calibrated(blended)
+        if self.evidence is None:
+            return [(owned[k], probs[k], None) for k in range(n)]
+        final, evidence = self.evidence.combine(probs, head_x)
+        return [(owned[k], final[k], evidence[k]) for k in range(n)]
 
     def _classification(self, win: np.ndarray, probs: np.ndarray, starts_s: np.ndarray,
-                        quality_ok: bool, quality_issues: list[str], reversal: LeadReversal) -> dict[str, Any]:
-        thr = self.package.thresholds
+                        quality_ok: bool, quality_issues: list[str], reversal: LeadReversal,
+                        evidence: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        thr = self.thresholds
         pkg = self.package
         if pkg.rules is not None:
             outcome = pkg.rules.apply(probs, thr)
@@ -212,10 +235,14 @@ class Analyzer:
             reasons.append("signal quality gate failed: " + ("; ".join(quality_issues) or "no usable lead"))
         if reversal.detected:  # swapped limb leads mislead every label: shown, but not to be relied on
             reasons.append(reversal.issue())
+        labels = [{"name": n, "probability": _r(float(np.clip(p, 0, 1)), 4), "threshold": _r(float(t), 4),
+                   "positive": bool(pos)}
+                  for n, p, t, pos in zip(self.labels, probs_final, thr, positive, strict=True)]
+        if evidence is not None:
+            for lab, ev in zip(labels, evidence, strict=True):
+                lab["evidence"] = ev
         return {
-            "labels": [{"name": n, "probability": _r(float(np.clip(p, 0, 1)), 4), "threshold": _r(float(t), 4),
-                        "positive": bool(pos)}
-                       for n, p, t, pos in zip(self.labels, probs_final, thr, positive, strict=True)],
+            "labels": labels,
             "suppressed": suppressed,
             "windows": [{"start_s": _r(float(s), 3),
                          "probabilities": {n: _r(float(v), 4) for n, v in zip(self.labels, row, strict=True)}}
@@ -259,8 +286,8 @@ class Analyzer:
             raise ContractError("saliency needs the torch backend (gradients); use backend='torch'",
                                 code="explain_needs_torch")
         if labels is None:
-            order = np.argsort(-(probs - self.package.thresholds))
-            chosen = [int(j) for j in order if probs[j] >= self.package.thresholds[j]] or [int(order[0])]
+            order = np.argsort(-(probs - self.thresholds))
+            chosen = [int(j) for j in order if probs[j] >= self.thresholds[j]] or [int(order[0])]
         else:
             unknown = [n for n in labels if n not in self.labels]
             if unknown:
@@ -274,8 +301,10 @@ class Analyzer:
 
     def _assemble(self, record: Record, source: str | None, batch: ModelInput | None, win: np.ndarray,
                   probs: np.ndarray, quality, warnings: list[str], timings: dict[str, float], explain: bool,
-                  explain_labels, explain_method: str, delin: Delineation | None = None) -> Result:
-        """``batch`` is None for a rhythm model (no windows); ``delin`` is a delineation already made."""
+                  explain_labels, explain_method: str, delin: Delineation | None = None,
+                  evidence: list[dict[str, Any]] | None = None) -> Result:
+        """``batch`` is None for a rhythm model (no windows); ``delin`` is a delineation already made;
+        ``evidence``: per label, what carried it (a package with an evidence combination)."""
         q = quality.to_dict()
         t0 = time.perf_counter()
         reversal = ecg_lead_reversal(record)
@@ -286,7 +315,7 @@ class Analyzer:
         if reversal.detected:
             quality_json["issues"].append(reversal.issue())
         starts = batch.starts_s if batch is not None else np.zeros(0)
-        cls = self._classification(win, probs, starts, quality_json["usable"], q["issues"], reversal)
+        cls = self._classification(win, probs, starts, quality_json["usable"], q["issues"], reversal, evidence)
         rhythm, delineation, measurements, t_del = self._signal_analysis(record, quality, delin)
         timings["delineate"] = timings.get("delineate", 0.0) + t_del
         data: dict[str, Any] = {
@@ -426,7 +455,7 @@ class Analyzer:
             batch, quality, warnings = self.prepare(r)
             t_pre = (time.perf_counter() - t0) * _MS
             delin, feats, t_head = None, None, 0.0
-            if self.head is not None:  # the delineation the head needs is the one the result shows
+            if self.needs_record_features:  # the delineation the head needs is the one the result shows
                 t0 = time.perf_counter()
                 delin = ecg_delineate(r, method="learned", quality=quality)
                 feats = self.head_features(r, quality, delin)
@@ -438,16 +467,16 @@ class Analyzer:
         windows = np.concatenate([it[2].windows for it in items])
         owner = np.concatenate([np.full(len(it[2].windows), k) for k, it in enumerate(items)])
         logits = self.backend.logits(windows)
-        head_x = feature_matrix([it[7] for it in items], RECORD_FEATURES) if self.head is not None else None
+        head_x = feature_matrix([it[7] for it in items], RECORD_FEATURES) if self.needs_record_features else None
         per_record = self._probabilities(logits, owner, len(items), head_x)
         t_cls = (time.perf_counter() - t0) * _MS / len(items)
         results = []
-        for (rec, source, batch, quality, warnings, t_pre, delin, _, t_head), (win, probs) in zip(items, per_record,
-                                                                                                 strict=True):
+        for (rec, source, batch, quality, warnings, t_pre, delin, _, t_head), (win, probs, evidence) in zip(
+                items, per_record, strict=True):
             timings = {"preprocess": t_pre, "classify": t_cls, "delineate": t_head}
             results.append(self._assemble(rec, source, batch, win, probs, quality, warnings, timings, explain,
                                           explain_labels, explain_method,
-                                          delin if self.delineation == "learned" else None))
+                                          delin if self.delineation == "learned" else None, evidence))
         return results
 
     def classify_many(self, records: Sequence[Record]) -> np.ndarray:
@@ -456,8 +485,31 @@ class Analyzer:
         if self.rhythm:
             feats = [self._rhythm_statistics(r, ecg_quality(r, windows=False), [], strict=False)[0] for r in records]
             return self._calibrated(sigmoid(self.backend.logits(feats)))
+        logits, owner, head_x = self._batch_inputs(records, self.needs_record_features)
+        return np.stack([p for _, p, _ in self._probabilities(logits, owner, len(records), head_x)])
+
+    def evidence_inputs(self, records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What an evidence combination is fitted on (:mod:`ecgscope.train.evidence`), per record: the network's
+        recording-level probabilities before any record head or calibration (n, n_labels), the
+        :data:`RECORD_FEATURES` (n, n_features), and the package's own calibrated probabilities (n, n_labels)."""
+        if self.rhythm:
+            raise ContractError(f"{self.package.name} is a rhythm-statistics model, not a network",
+                                code="evidence_needs_network")
+        logits, owner, head_x = self._batch_inputs(records, True)
+        rec = self._aggregate(sigmoid(logits), owner, len(records))
+        return rec, head_x, self._calibrated(self.head.blend(rec, head_x) if self.head is not None else rec)
+
+    def _aggregate(self, win: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """Window probabilities -> recording-level (n, n_labels): max or mean over a record's windows per label."""
+        return np.stack([np.where(self._max_agg, w.max(axis=0), w.mean(axis=0)) for w in
+                         (win[owner == k] for k in range(n))])
+
+    def _batch_inputs(self, records: Sequence[Record], features: bool
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Window logits of all ``records``, the record each window belongs to, and (``features``) the records'
+        :data:`RECORD_FEATURES`."""
         def per_record(record: Record) -> tuple[ModelInput, dict[str, float] | None]:
-            return self.preprocessor(record), (self.head_features(record) if self.head is not None else None)
+            return self.preprocessor(record), (self.head_features(record) if features else None)
 
         if self.threads > 1 and len(records) >= 2 * self.threads:
             # resampling, filtering and the delineator's network release the GIL: the threads the backend was
@@ -468,11 +520,10 @@ class Analyzer:
                 prepared = list(pool.map(per_record, records))
         else:
             prepared = [per_record(r) for r in records]
-        batches = [b for b, _ in prepared]
-        windows = np.concatenate([b.windows for b in batches])
-        owner = np.concatenate([np.full(len(b.windows), k) for k, b in enumerate(batches)])
-        head_x = feature_matrix([f for _, f in prepared], RECORD_FEATURES) if self.head is not None else None
-        return np.stack([p for _, p in self._probabilities(self.backend.logits(windows), owner, len(batches), head_x)])
+        windows = np.concatenate([b.windows for b, _ in prepared])
+        owner = np.concatenate([np.full(len(b.windows), k) for k, (b, _) in enumerate(prepared)])
+        head_x = feature_matrix([f for _, f in prepared], RECORD_FEATURES) if features else None
+        return self.backend.logits(windows), owner, head_x
 
     def info(self) -> dict[str, Any]:
         return {**self.package.info(), "backend": self.backend.name,

@@ -10,10 +10,12 @@ or any directory a user builds with :func:`build_package`)::
     meta.json         name, version, input ("12-lead" | "single-lead"), task, labels, training/evaluation facts
     card.md           the model card: data, splits, metrics with CIs, intended use, limits
     record_head.json  optional: whole-record measurements blended into the logits (ecgscope.inference.record_head)
+    evidence.json     optional: per label, the network, record head and rhythm statistics combined into one
+                      probability fitted across sources (ecgscope.inference.evidence)
     model.onnx        the same network exported to ONNX (optional; needed for backend="onnx")
 
 The package's ``sha256`` is the SHA-256 of the model file (``model.pt`` or ``model.json``) followed by
-``calibration.json`` and, when present, ``record_head.json`` (the bytes that decide every output), and is
+``calibration.json`` and, when present, ``record_head.json`` and ``evidence.json`` (the bytes that decide every output), and is
 written into every result.
 """
 
@@ -45,6 +47,7 @@ from ecgscope.labels import LABELS
 PACKAGE_FILES = ("calibration.json", "meta.json", "card.md")  # plus the model file of its kind
 MODEL_FILES = {"network": "model.pt", "rhythm-features": "model.json"}
 RECORD_HEAD_FILE = "record_head.json"
+EVIDENCE_FILE = "evidence.json"
 PRETRAINED_ROOT = "ecgscope.inference.pretrained"
 
 
@@ -99,8 +102,8 @@ def model_kind(meta: dict[str, Any]) -> str:
 
 def package_sha256(path: Path, model_file: str = "model.pt") -> str:
     h = hashlib.sha256()
-    head = (RECORD_HEAD_FILE,) if (path / RECORD_HEAD_FILE).is_file() else ()
-    for name in (model_file, "calibration.json", *head):
+    optional = tuple(f for f in (RECORD_HEAD_FILE, EVIDENCE_FILE) if (path / f).is_file())
+    for name in (model_file, "calibration.json", *optional):
         with open(path / name, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)

@@ -19,9 +19,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
-# results of earlier versions still validate: 1.1 only added optional fields (quality.lead_reversal)
-READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
+SCHEMA_VERSION = "1.2"
+# results of earlier versions still validate: 1.1 and 1.2 only added optional fields (quality.lead_reversal;
+# classification.labels[].evidence)
+READABLE_SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")
 SCHEMA_PATH = Path(__file__).with_name("analysis.schema.json")
 
 Ms = float | None
@@ -74,11 +75,31 @@ class Quality(_Strict):
         default=None, description="Limb-electrode reversal check of a 12-lead record (schema 1.1)")
 
 
+class EvidenceLogOdds(_Strict):
+    network: float | None = Field(description="The window network's contribution (log-odds)")
+    record: float | None = Field(description="The record head's contribution: whole-record measurements")
+    rhythm: float | None = Field(description="The rhythm statistics' contribution (RR irregularity, P waves)")
+
+
+class LabelEvidence(_Strict):
+    path: Literal["combined", "package"] = Field(
+        description="'combined': one probability from every kind of evidence, fitted across sources; 'package': "
+                    "the model's own calibrated path (too little multi-source data to combine the label)")
+    carried_by: Literal["network", "record", "rhythm"] = Field(
+        description="The kind of evidence with the largest contribution")
+    log_odds: EvidenceLogOdds = Field(
+        description="Each kind's contribution in log-odds relative to an average record of the fitting data "
+                    "(null: that evidence does not speak to this label)")
+
+
 class LabelResult(_Strict):
     name: str
     probability: float = Field(ge=0, le=1)
     threshold: float = Field(ge=0, le=1)
     positive: bool
+    evidence: LabelEvidence | None = Field(
+        default=None, description="Which evidence carried the label (schema 1.2; models with an evidence "
+                                  "combination)")
 
 
 class Suppressed(_Strict):
@@ -173,7 +194,7 @@ class Saliency(_Strict):
 class AnalysisResult(_Strict):
     """One analysis of one record (DESIGN §4)."""
 
-    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
     model: ModelInfo
     input: InputInfo
     quality: Quality
