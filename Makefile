@@ -74,8 +74,8 @@ PACKAGE := $(BIN)/ecgscope calibrate --data-dir $(DATA)
 # the evidence combination of each package (docs/inference.md): fitted across sources on folds no part of the
 # package was trained on (PTB-XL lends its validation fold 9; test folds never)
 EVIDENCE := $(PY) -m ecgscope.train.evidence --data-dir $(DATA)
-EVIDENCE_12LEAD := ptbxl100:9 ludb:1-9
-EVIDENCE_1LEAD := ptbxl100:9 cinc2017:1-9 mitdb:1-9 ludb:1-9 cpsc2021:1-5
+EVIDENCE_12LEAD := ptbxl100:9 ptbxl:9 ludb:1-9
+EVIDENCE_1LEAD := ptbxl100:9 ptbxl:9 cinc2017:1-9 mitdb:1-9 ludb:1-9 cpsc2021:1-5
 
 $(RUN_17_12LEAD)/metrics.json: | $(STAMP)
 	$(TRAIN_SHIPPED) --task ptbxl17 --input '12-lead 10 s' --seed $(SEED_17_12LEAD) --out $(RUN_17_12LEAD)

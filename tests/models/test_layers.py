@@ -68,3 +68,27 @@ def test_attention_pool_head_shapes():
     assert pool(torch.randn(2, 9, 16)).shape == (2, 16)
     head = create_head("attn", 16, 5)
     assert head(torch.randn(2, 9, 16)).shape == (2, 5)
+
+
+def test_ipastmem_averages_layers_within_contiguous_groups_then_mixes_the_groups():
+    from ecgscope.models.heads import GroupLayerAverage, IPASTMEMHead
+
+    torch.manual_seed(0)
+    fuse = GroupLayerAverage([8] * 6, n_groups=3)
+    assert fuse.group_of.tolist() == [0, 0, 1, 1, 2, 2]
+    feats = [torch.randn(2, 5, 8) for _ in range(6)]
+    normed = [ln(f) for f, ln in zip(feats, fuse.norms, strict=True)]
+    groups = [(normed[0] + normed[1]) / 2, (normed[2] + normed[3]) / 2, (normed[4] + normed[5]) / 2]
+    torch.testing.assert_close(fuse(feats), sum(groups) / 3)  # uniform mixture at the start
+    with torch.no_grad():
+        fuse.group_logits.copy_(torch.tensor([-20.0, 20.0, -20.0]))
+    torch.testing.assert_close(fuse(feats), groups[1])  # the mixture is learnable: all weight on the middle group
+    # stages of different widths and lengths (a ResNet) are projected and resampled to the last one's
+    head = IPASTMEMHead([4, 8], num_classes=3, n_groups=4)
+    assert head.fuse.n_groups == 2
+    out = head([torch.randn(2, 10, 4), torch.randn(2, 5, 8)])
+    assert out.shape == (2, 3)
+    out.sum().backward()
+    assert head.fuse.group_logits.grad is not None
+    with pytest.raises(ValueError, match="expected 2 layer outputs"):
+        head([torch.randn(2, 5, 8)])

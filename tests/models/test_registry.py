@@ -10,7 +10,7 @@ import torch
 
 from ecgscope.errors import ContractError
 from ecgscope.models import ECGModel, bundle_dict, create_model, list_models, load_model, save_bundle
-from ecgscope.models.heads import HEADS
+from ecgscope.models.heads import FUSION_HEADS, HEADS
 
 
 def input_length(name: str) -> int:
@@ -125,7 +125,7 @@ def test_every_head_on_small_models(name, head):
     out = model(x)
     assert out.shape == (3, 4)
     out.sum().backward()
-    assert model.uses_intermediates == (head in ("ppa", "pma"))
+    assert model.uses_intermediates == (head in FUSION_HEADS)
     if model.uses_intermediates:
         with pytest.raises(ContractError, match="fuses layers"):
             model.forward_head(model.forward_features(x))

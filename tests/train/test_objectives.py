@@ -45,6 +45,27 @@ def test_masked_reconstruction_uses_stmem_lead_tokens():
     assert torch.isfinite(obj(model, x))
 
 
+def test_ipastmem_pretraining_trains_every_layer_through_the_decoder():
+    torch.manual_seed(0)
+    model = create_model("stmem_tiny", num_classes=0)
+    obj = MaskedReconstruction(model, 12, 2250, mask_ratio=0.75, fusion="ipastmem", n_groups=2)
+    x = torch.randn(2, 12, 2250)
+    loss = obj(model, x)
+    loss.backward()
+    assert obj.fuse.group_logits.grad is not None
+    # the first block's attention gets gradient from its own tokens, not only through the later blocks
+    first = model._blocks()[0]
+    last_only = MaskedReconstruction(model, 12, 2250, mask_ratio=0.75)
+    g_fused = torch.cat([p.grad.flatten() for p in first.parameters() if p.grad is not None]).norm()
+    model.zero_grad()
+    torch.manual_seed(0)
+    last_only(model, x).backward()
+    g_last = torch.cat([p.grad.flatten() for p in first.parameters() if p.grad is not None]).norm()
+    assert g_fused != g_last
+    with pytest.raises(ValueError, match="unknown fusion"):
+        MaskedReconstruction(model, 12, 2250, fusion="soup")
+
+
 def test_segment_contrast_prefers_segments_of_the_same_record(pairs):
     torch.manual_seed(0)
     model = create_model("ssm_tiny", num_classes=0)

@@ -70,7 +70,8 @@ def train(
     patience: Annotated[int, typer.Option("--patience", help="Early-stopping patience (epochs) on val macro AUROC.")] = 6,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     lead: Annotated[str | None, typer.Option("--lead", help="Lead for single-lead training (default: I).")] = None,
-    head: Annotated[str | None, typer.Option("--head", help="Override the strategy's head: linear, attn, ppa, pma.")] = None,
+    head: Annotated[str | None, typer.Option("--head", help="Override the strategy's head: linear, attn, ppa, "
+                                             "pma, ipastmem.")] = None,
     input_name: Annotated[str | None, typer.Option("--input", help="Override the task's input, e.g. '12-lead 10 s'.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many training records (smoke runs).")] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", help="Steps per stage (-1: no limit).")] = -1,
@@ -134,6 +135,8 @@ def pretrain(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
     lr: Annotated[float, typer.Option("--lr")] = 1e-3,
     mask_ratio: Annotated[float, typer.Option("--mask-ratio", help="Share of each lead's patches hidden.")] = 0.5,
+    fusion: Annotated[str, typer.Option("--fusion", help="What the masked decoder reads: 'last' (the last layer) or "
+                                        "'ipastmem' (group-wise average of every layer, ECG-Soup).")] = "last",
     temperature: Annotated[float, typer.Option("--temperature", help="InfoNCE temperature.")] = 0.1,
     patience: Annotated[int, typer.Option("--patience")] = 5,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -159,10 +162,13 @@ def pretrain(
     objectives = tuple(objective or OBJECTIVES)
     for o in objectives:
         check_name(o, list(OBJECTIVES), "objective")
+    from ecgscope.train.objectives import MaskedReconstruction
+
+    check_name(fusion, list(MaskedReconstruction.FUSIONS), "fusion")
     if threads:
         torch.set_num_threads(threads)
     cfg = PretrainConfig(model=model, dataset=dataset, root=root, data_dir=data_dir, objectives=objectives,
-                         out_dir=str(out), epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
+                         out_dir=str(out), epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio, fusion=fusion,
                          temperature=temperature, patience=patience, seed=seed, limit=limit, max_steps=max_steps,
                          devices=devices, num_nodes=num_nodes, accelerator=accelerator, progress=not no_progress)
     result = run_pretrain(cfg)

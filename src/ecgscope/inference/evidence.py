@@ -98,7 +98,8 @@ class EvidenceCombiner:
     min_sources : int
         ... and at least this many sources that define it with positives from ``min_positive_patients``
         patients or more each (thousands of windows of one or two patients teach the weights little that
-        carries to other people).
+        carries to other people).  Poor data quality needs this many sources that define it, one of them
+        with such positives: its threshold caps the clean records called poor per source.
     min_positive_patients : int
     threshold_strategy : {"f1", "sensitivity"}
         How a combined label's threshold is chosen on the out-of-fold combined probabilities: ``f1`` takes
@@ -174,7 +175,11 @@ class EvidenceCombiner:
             centers = {k: float(np.nanmean(Z[k][rows, j])) if len(rows) else 0.0 for k in kinds}
             report = {"label": name, "n": int(len(rows)), "n_pos": n_pos, "sources": defining,
                       "sources_with_positive_patients": teaching, "kinds": kinds}
-            if n_pos < self.min_positives or len(teaching) < self.min_sources or n_pos == len(rows):
+            # Poor data quality is combined to cap false alarms per source, which needs every source's clean records
+            # rather than positives of several: one source with noisy records from enough patients suffices
+            enough = (len(teaching) >= 1 and len(defining) >= self.min_sources if name == QUALITY_LABEL
+                      else len(teaching) >= self.min_sources)
+            if n_pos < self.min_positives or not enough or n_pos == len(rows):
                 # the package's path: (1 - alpha) network + alpha record head, then its calibrator
                 self.kinds_.append(["network"])  # the package's own probability and threshold
                 self.weights_.append({"network": 1.0})

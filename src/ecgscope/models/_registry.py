@@ -77,7 +77,7 @@ def create_model(name: str, pretrained: str | os.PathLike | dict | None = None, 
     num_classes : int, optional
         Outputs of the head (default: the bundle's, else the 17 ECG-FM labels).
     **kwargs
-        Constructor arguments: ``head`` (linear|attn|ppa|pma), ``drop_rate``, ``drop_path_rate``,
+        Constructor arguments: ``head`` (linear|attn|ppa|pma|ipastmem), ``drop_rate``, ``drop_path_rate``,
         ``in_chans`` and family-specific ones.
 
     Examples

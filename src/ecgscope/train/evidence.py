@@ -39,7 +39,11 @@ from ecgscope.inference.record_head import RECORD_FEATURES
 from ecgscope.record import Record
 from ecgscope.signal.rhythm_features import RHYTHM_FEATURES
 
-RHYTHM_LABELS = ("Atrial fibrillation",)  # the labels a rhythm-statistics model speaks to (docs/models.md)
+RHYTHM_LABELS = ("Atrial fibrillation",)
+# sources whose every record counts as clean for Poor data quality: LUDB's records were each delineated wave by
+# wave in all 12 leads by cardiologists (none unreadable); they teach the quality threshold what clean looks like
+# on another hospital's carts (benchmarks/quality_gate.py reads LUDB the same way)
+CLEAN_SOURCES = ("ludb",)  # the labels a rhythm-statistics model speaks to (docs/models.md)
 N_GROUPS = 5  # patient-grouped cross-fitting folds
 
 
@@ -128,14 +132,20 @@ def _cache_path(cache: Path, analyzer, source: str) -> Path:
 def source_evidence(analyzer, ds: ECGDataset, cache: Path | None = None, chunk: int = 64,
                     progress=print) -> EvidenceData:
     """Evidence inputs of every row of ``ds`` (cached per package and source under ``cache``)."""
+    from ecgscope.calibrate.plausibility import QUALITY_LABEL
     from ecgscope.errors import RecordValidationError
 
     labels = analyzer.labels
     y = np.stack([ds.labels[name].to_numpy(np.float64) if name in ds.labels else np.full(len(ds), np.nan)
                   for name in labels], axis=1)
+    if ds.name in CLEAN_SOURCES and QUALITY_LABEL in labels:
+        q = labels.index(QUALITY_LABEL)
+        y[:, q] = np.where(np.isnan(y[:, q]), 0.0, y[:, q])
+    # PTB-XL at 100 and 500 Hz are the same patients: one prefix, so they share cross-fitting groups
+    person = ds.name.removesuffix("100")
     meta = EvidenceData(rec=None, features=None, package=None, y=y,  # type: ignore[arg-type]
                         source=np.full(len(ds), ds.name),
-                        patient=np.array([f"{ds.name}:{p}" for p in ds.index["patient_id"]]),
+                        patient=np.array([f"{person}:{p}" for p in ds.index["patient_id"]]),
                         fold=ds.index["fold"].to_numpy(np.int64), record_id=ds.index["record_id"].astype(str).to_numpy())
     path = _cache_path(cache, analyzer, ds.name) if cache is not None else None
     if path is not None and path.is_file():

@@ -33,14 +33,16 @@ class PretrainModule(L.LightningModule):
     """Sum of the chosen objectives on pairs of segments of one record."""
 
     def __init__(self, model: ECGModel, objectives: tuple[str, ...], n_channels: int, n_samples: int,
-                 lr: float = 1e-3, weight_decay: float = 0.05, mask_ratio: float = 0.5, temperature: float = 0.1):
+                 lr: float = 1e-3, weight_decay: float = 0.05, mask_ratio: float = 0.5, temperature: float = 0.1,
+                 fusion: str = "last"):
         super().__init__()
         bad = [o for o in objectives if o not in OBJECTIVES]
         if bad or not objectives:
             raise ValueError(f"unknown objective(s) {bad or objectives}; valid: {', '.join(OBJECTIVES)}")
         self.model = model
         self.objectives = tuple(objectives)
-        self.masked = MaskedReconstruction(model, n_channels, n_samples, mask_ratio) if "masked" in objectives else None
+        self.masked = (MaskedReconstruction(model, n_channels, n_samples, mask_ratio, fusion=fusion)
+                       if "masked" in objectives else None)
         self.contrastive = SegmentContrastive(model, temperature=temperature) if "contrastive" in objectives else None
         self.lr = lr
         self.weight_decay = weight_decay
@@ -107,6 +109,7 @@ class PretrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.05
     mask_ratio: float = 0.5
+    fusion: str = "last"  # "ipastmem": the masked decoder reads the group-wise average of every layer (ECG-Soup)
     temperature: float = 0.1
     patience: int = 5
     seed: int = 0
@@ -151,7 +154,8 @@ def pretrain(cfg: PretrainConfig) -> PretrainResult:
     if model.requires_fit and not model.is_fitted:
         model.fit_data(dm.sample_windows(256))
     module = PretrainModule(model, tuple(cfg.objectives), contract.n_channels, contract.window_samples, lr=cfg.lr,
-                            weight_decay=cfg.weight_decay, mask_ratio=cfg.mask_ratio, temperature=cfg.temperature)
+                            weight_decay=cfg.weight_decay, mask_ratio=cfg.mask_ratio, temperature=cfg.temperature,
+                            fusion=cfg.fusion)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     command = " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and "ecgscope" in sys.argv[0] else None
