@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import re
 import subprocess
 
 import numpy as np
@@ -123,6 +124,12 @@ def test_upload_grid_analysis_calipers_and_pdf(page, live_server, ptbxl_hr, tmp_
         assert row.get_attribute("data-positive") == str(lab["positive"]).lower()
         assert row.get_by_test_id("probability").inner_text() == f"{lab['probability']:.3f}"
         assert row.get_by_test_id("threshold").inner_text() == f"{lab['threshold']:.3f}"
+        # what carried the label (schema 1.2 evidence), with every kind's contribution in the tooltip
+        ev = row.get_by_test_id("evidence")
+        assert ev.get_attribute("data-carried-by") == lab["evidence"]["carried_by"]
+        shown = [float(x) for x in re.findall(r"[+-]\d+\.\d\d", ev.get_attribute("title"))]
+        given = [v for v in lab["evidence"]["log_odds"].values() if v is not None]
+        assert shown == pytest.approx(given, abs=0.006)
     m, rhythm = result["measurements"], result["rhythm"]
     assert page.get_by_test_id("m-hr").inner_text().endswith(f"{rhythm['heart_rate_bpm']:.1f} bpm")
     assert f"QTc ({m['qtc_formula']})" in page.get_by_test_id("m-qtc").inner_text()

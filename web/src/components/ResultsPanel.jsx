@@ -34,13 +34,27 @@ export function Measurements({ analysis }) {
   );
 }
 
+// what carried a label (schema 1.2 `evidence`): the kind with the largest log-odds contribution
+const EVIDENCE_NAMES = { network: "ECG network", record: "whole-record measurements", rhythm: "rhythm statistics" };
+
+function evidenceTitle(ev) {
+  const parts = Object.entries(ev.log_odds)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${EVIDENCE_NAMES[k]} ${v >= 0 ? "+" : ""}${v.toFixed(2)}`);
+  const path = ev.path === "combined" ? "combined across sources" : "the model's own calibration";
+  return `log-odds vs an average record (${path}): ${parts.join(", ")}`;
+}
+
 export function LabelTable({ labels, suppressed, saliencyLabels, saliencyLabel, onSaliency }) {
   const suppressedNames = new Set(suppressed.map((s) => s.name));
   const hasSaliency = saliencyLabels.length > 0;
+  const hasEvidence = labels.some((l) => l.evidence);
   return (
     <table className="labels" data-testid="label-table">
       <thead>
-        <tr><th>Label</th><th>Probability</th><th>Threshold</th>{hasSaliency && <th title="saliency overlay">Map</th>}</tr>
+        <tr><th>Label</th><th>Probability</th><th>Threshold</th>
+          {hasEvidence && <th title="the evidence with the largest contribution to the label">Carried by</th>}
+          {hasSaliency && <th title="saliency overlay">Map</th>}</tr>
       </thead>
       <tbody>
         {labels.map((l) => (
@@ -59,6 +73,12 @@ export function LabelTable({ labels, suppressed, saliencyLabels, saliencyLabel, 
               <span data-testid="probability">{l.probability.toFixed(3)}</span>
             </td>
             <td data-testid="threshold">{l.threshold.toFixed(3)}</td>
+            {hasEvidence && (
+              <td data-testid="evidence" data-carried-by={l.evidence?.carried_by ?? ""}
+                title={l.evidence ? evidenceTitle(l.evidence) : ""}>
+                {l.evidence ? EVIDENCE_NAMES[l.evidence.carried_by] : ""}
+              </td>
+            )}
             {hasSaliency && (
               <td>
                 {saliencyLabels.includes(l.name) && (
