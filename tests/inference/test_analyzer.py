@@ -77,6 +77,23 @@ def test_cli_analyze_auto_gives_valid_json_for_every_dataset(data_dir, tmp_path,
     assert d["input"]["source"] == f"{dataset}.hea"
 
 
+def test_cli_analyze_fast_is_the_package_path_without_the_evidence_combination(data_dir, capsys, analyzers):
+    import json
+
+    from ecgscope.cli import main
+    from ecgscope.io import load_record
+
+    path = data_dir / "ptbxl" / "records500" / "00000" / "00002_hr.hea"
+    for option, with_evidence in (([], True), (["--fast"], False)):
+        assert main(["analyze", str(path), "--json", *option]) == 0
+        d = json.loads(capsys.readouterr().out)
+        assert all(("evidence" in lab) == with_evidence for lab in d["classification"]["labels"])
+    fast = analyzers("ecgscope-17-12lead", combine_evidence=False)
+    assert fast.evidence is None and not fast.needs_record_features
+    np.testing.assert_allclose(fast.classify_many([load_record(path)])[0],
+                               [lab["probability"] for lab in d["classification"]["labels"]], atol=1e-4)
+
+
 @pytest.mark.parametrize("option", [["--backend", "tensorrt"], ["--model", "ecgscope-42"]])
 def test_cli_analyze_unknown_backend_or_model_is_a_clear_error(data_dir, capsys, option):
     from ecgscope.cli import main
