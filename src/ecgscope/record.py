@@ -269,6 +269,17 @@ class Record:
         arr = arr * units_to_mv_factor(units)
         return cls(arr, fs=fs, leads=tuple(leads), units=units, **kwargs)
 
+    def gain_per_mv(self) -> tuple[float, ...] | None:
+        """The source's ADC gain per lead in adu per **millivolt** (``gain`` is per unit of ``units``); None when
+        the record has no gain or its units have no known factor (the writers then choose their own step)."""
+        if not self.gain:
+            return None
+        try:
+            per_unit = units_to_mv_factor(self.units)  # mV per source unit
+        except Exception:
+            return None
+        return tuple(float(g) / per_unit for g in self.gain)
+
     def replace(self, **changes: Any) -> Record:
         """A copy with some fields changed (re-validated)."""
         return dataclasses.replace(self, **changes)

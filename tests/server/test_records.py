@@ -205,3 +205,16 @@ def test_upload_errors_name_the_upload_never_a_staging_path(api, ptbxl_upload, z
             assert detail["code"] == "missing_data_file" and dat2[1][0] in detail["message"], detail
         if case == "truncated_data":
             assert detail["source"] == ", ".join(name for _, (name, _) in truncated)
+
+
+def test_hl7_aecg_uploads_and_a_malicious_one_is_a_422(api):
+    from pathlib import Path
+
+    sample = Path(__file__).parents[1] / "fixtures" / "aecg" / "fda_subject1_0.xml"
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE z [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+            b'<AnnotatedECG xmlns="urn:hl7-org:v3"><text>&b;</text></AnnotatedECG>')
+    r = _upload(api, [("files", ("bomb.xml", bomb))])
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "unsafe_xml"
+    r = _upload(api, [("files", (sample.name, sample.read_bytes()))])
+    assert r.status_code == 201, r.text
+    assert api.client.get("/api/v1/records", headers=api.h("alice")).json()["total"] == 1

@@ -3,7 +3,7 @@
 ``load_record`` is the one entry point.  It accepts
 
 * a path (``.hea``/``.dat``/``.mat`` WFDB or Challenge record, a WFDB base name, ``.csv``, ``.json``,
-  ``.edf``, ``.mat``, ``.npy``, ``.npz``, or a ``.zip`` holding one record),
+  ``.edf``, ``.mat``, ``.npy``, ``.npz``, an HL7 aECG ``.xml``, or a ``.zip`` holding one record),
 * raw ``bytes`` of a single-file format (with ``name=`` as a hint), or
 * a mapping ``{file name: bytes}`` for multi-file records such as a WFDB ``.hea`` + ``.dat`` upload.
 
@@ -36,6 +36,7 @@ from ecgscope.io._source import (
     unzip_members,
 )
 from ecgscope.io._units import UnitsInferredWarning
+from ecgscope.io.aecg_format import read_aecg, write_aecg
 from ecgscope.io.array_format import read_array_file
 from ecgscope.io.csv_format import read_csv, write_csv
 from ecgscope.io.edf_format import read_edf, write_edf
@@ -54,6 +55,8 @@ __all__ = [
     "read_json",
     "read_edf",
     "read_array_file",
+    "read_aecg",
+    "write_aecg",
     "write_wfdb",
     "write_csv",
     "write_json",
@@ -62,14 +65,15 @@ __all__ = [
 ]
 
 WRITE_FORMATS = {"wfdb": (write_wfdb, ".hea"), "csv": (write_csv, ".csv"), "json": (write_json, ".json"),
-                 "edf": (write_edf, ".edf")}
+                 "edf": (write_edf, ".edf"), "aecg": (write_aecg, ".xml")}
 
 
 def _check_format_name(fmt: str | None) -> str | None:
     if fmt is None:
         return None
     key = fmt.lower().lstrip(".")
-    aliases = {"hea": "wfdb", "physionet": "wfdb", "challenge": "wfdb", "bdf": "edf", "txt": "csv", "tsv": "csv"}
+    aliases = {"hea": "wfdb", "physionet": "wfdb", "challenge": "wfdb", "bdf": "edf", "txt": "csv", "tsv": "csv",
+               "xml": "aecg", "hl7": "aecg"}
     key = aliases.get(key, key)
     if key not in FORMATS:
         raise UnsupportedFormatError(f"unknown format {fmt!r}; supported: {', '.join(FORMATS)}")
@@ -94,6 +98,8 @@ def _read_path(path: Path, fmt: str, fs: float | None, units: str | None, leads,
         return read_json(path, fs=fs, units=units)
     if fmt == "edf":
         return read_edf(path)
+    if fmt == "aecg":
+        return read_aecg(path)
     return read_array_file(path, fmt, fs=fs, units=units, leads=leads)
 
 
@@ -156,7 +162,7 @@ def load_record(
     ----------
     source : path, bytes or mapping of file name to bytes
     format : str, optional
-        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``);
+        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``, ``aecg``);
         detected from content and extension by default.
     fs : float, optional
         Sampling rate, needed by formats that do not carry one (``npy``, bare ``.mat``, CSV without
@@ -213,6 +219,10 @@ def load_record(
             fmt = sniffed
             if ext == ".mat" and sniffed in (None, "csv"):
                 fmt = "mat"
+            if sniffed == "xml":
+                from ecgscope.io._source import _not_aecg
+
+                raise _not_aecg(data[:4096], label)
             if ext in (".hea",) or sniffed == "wfdb":
                 raise RecordFormatError("a WFDB header alone has no samples; send the .hea with its data file(s)",
                                         source=label, code="missing_data_file")
@@ -229,6 +239,8 @@ def load_record(
             return read_json(data, fs=fs, units=units, source=label)
         if fmt == "edf":
             return read_edf(data, source=label)
+        if fmt == "aecg":
+            return read_aecg(data, source=label)
         if fmt in ("mat", "npy", "npz"):
             return read_array_file(data, fmt, fs=fs, units=units, leads=leads, source=label)
         raise RecordFormatError("WFDB input needs its files by name: pass {name: bytes} or a zip", source=label,
@@ -246,7 +258,7 @@ def load_record(
 
 
 def save_record(record: Record, path: str | os.PathLike, format: str | None = None) -> Path:  # noqa: A002
-    """Write ``record`` as WFDB, CSV, JSON or EDF (from ``format`` or the path's extension).
+    """Write ``record`` as WFDB, CSV, JSON, EDF or HL7 aECG (from ``format`` or the path's extension).
 
     Returns the path written (the ``.hea`` for WFDB).
     """
@@ -254,7 +266,7 @@ def save_record(record: Record, path: str | os.PathLike, format: str | None = No
     fmt = _check_format_name(format) if format else None
     if fmt is None:
         ext = p.suffix.lower()
-        fmt = {".hea": "wfdb", ".csv": "csv", ".json": "json", ".edf": "edf", "": "wfdb"}.get(ext)
+        fmt = {".hea": "wfdb", ".csv": "csv", ".json": "json", ".edf": "edf", ".xml": "aecg", "": "wfdb"}.get(ext)
         if fmt is None:
             raise UnsupportedFormatError(f"cannot write {ext!r}; writable formats: {', '.join(WRITE_FORMATS)}",
                                          source=str(p))

@@ -15,7 +15,7 @@ from ecgscope.errors import FileTooLargeError, MissingInputError, RecordFormatEr
 
 DEFAULT_MAX_BYTES = 512 * 1024**2  # a 24-h 12-lead Holter at 500 Hz in 16-bit is ~1 GB; refuse well before 2 GB
 
-FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip")
+FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg")
 _EXT = {
     ".hea": "wfdb",
     ".csv": "csv",
@@ -29,6 +29,7 @@ _EXT = {
     ".zip": "zip",
     ".mat": "mat",
     ".dat": "wfdb",
+    ".xml": "aecg",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _WFDB_HEADER_LINE = re.compile(r"^\s*[^\s#]+(/\d+)?\s+\d+(\s+[0-9.eE+\-]+(/[0-9.eE+\-]+)?(\([0-9.eE+\-]+\))?)?(\s+\d+)?")
@@ -80,6 +81,10 @@ def sniff_bytes(head: bytes) -> str | None:
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith(("{", "[")):
         return "json"
+    if stripped.startswith("<"):  # XML: the one dialect read is HL7 aECG; any other is named, never CSV
+        from ecgscope.io.aecg_format import is_aecg
+
+        return "aecg" if is_aecg(head) else "xml"
     first = next((ln for ln in stripped.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
     if first and _WFDB_HEADER_LINE.match(first) and "," not in first and len(first.split()) <= 8:
         tokens = first.split()
@@ -88,6 +93,15 @@ def sniff_bytes(head: bytes) -> str | None:
     if "\x00" in text:
         return None
     return "csv"
+
+
+def _not_aecg(head: bytes, source: str) -> RecordFormatError:
+    from ecgscope.io.aecg_format import xml_root_name
+
+    root = xml_root_name(head)
+    what = f"an XML document with root <{root}>" if root else "not XML"
+    return RecordFormatError(f"the only XML ECG read is HL7 aECG (root <AnnotatedECG>); this file is {what}",
+                             source=source, code="unsupported_xml")
 
 
 def is_npz(data: bytes | Path) -> bool:
@@ -118,6 +132,8 @@ def detect_format(path: Path) -> str:
         raise MissingInputError(
             f"a .dat signal file needs its header {path.with_suffix('.hea').name} beside it", source=str(path)
         )
+    if sniffed == "xml":
+        raise _not_aecg(head, str(path))
     if by_ext is not None:
         text_formats = {"csv", "json", "wfdb"}
         if by_ext in text_formats and sniffed not in text_formats:
@@ -130,6 +146,8 @@ def detect_format(path: Path) -> str:
             raise RecordFormatError(
                 "file has a .json extension but does not start with '{' or '['", source=str(path), code="bad_json"
             )
+        if by_ext == "aecg" and sniffed != "aecg":
+            raise _not_aecg(head, str(path))
         if by_ext in ("edf", "npy", "zip", "npz") and sniffed not in (by_ext, "zip" if by_ext == "npz" else by_ext):
             raise RecordFormatError(
                 f"file has a {ext} extension but its content is not {by_ext.upper()} "

@@ -256,7 +256,8 @@ def write_wfdb(record: Record, path: str | Path) -> Path:
     base = p.with_suffix("") if p.suffix.lower() == ".hea" else p
     base.parent.mkdir(parents=True, exist_ok=True)
     sig = record.signal.astype(np.float64)
-    gains = np.array(record.gain if record.gain else [1000.0] * record.n_leads, dtype=np.float64)
+    own = record.gain_per_mv()  # the file is written in mV, whatever units the source used
+    gains = np.array(own if own else [1000.0] * record.n_leads, dtype=np.float64)
     digital = np.round(sig * gains[:, None])
     fmt = "16"
     if np.abs(digital).max() > 32767:
