@@ -249,3 +249,21 @@ def test_af_detector_on_a_wearable_strip_has_no_saliency_option(page, data_dir):
     table.wait_for(timeout=60_000)
     assert "Atrial fibrillation" in table.inner_text()
     assert page.get_by_test_id("analysis-error").count() == 0
+
+
+@pytest.mark.skipif(not ENGINE, reason="ecgscope.inference (the analysis engine) is not installed yet")
+def test_an_hl7_aecg_from_a_cart_is_dropped_drawn_and_analysed(page):
+    """The public HL7 aECG sample (a Mortara ELI250 resting ECG): 12 leads drawn, then the 12-lead analysis."""
+    from pathlib import Path
+
+    sample = Path(__file__).parents[1] / "fixtures" / "aecg" / "fda_subject1_0.xml"
+    page.get_by_test_id("file-input").set_input_files([str(sample)])
+    page.get_by_test_id("record-title").filter(has_text="subject1_0").wait_for()
+    # the 12-lead grid: three rows of four leads and a rhythm strip, as for a WFDB record
+    page.wait_for_function("() => window.ecgscopeViewer.info().rows.length === 4")
+    drawn = page.evaluate("() => window.ecgscopeViewer.info().rows")
+    assert {lead for row in drawn for lead in row} == {"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4",
+                                                       "V5", "V6"}
+    page.get_by_test_id("analyze-button").click()
+    page.get_by_test_id("label-table").wait_for(timeout=120_000)
+    assert page.get_by_test_id("label-row").count() == 17
