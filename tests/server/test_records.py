@@ -218,3 +218,20 @@ def test_hl7_aecg_uploads_and_a_malicious_one_is_a_422(api):
     r = _upload(api, [("files", (sample.name, sample.read_bytes()))])
     assert r.status_code == 201, r.text
     assert api.client.get("/api/v1/records", headers=api.h("alice")).json()["total"] == 1
+
+
+def test_a_dicom_ecg_uploads_and_one_without_a_waveform_is_a_422(api):
+    from io import BytesIO
+    from pathlib import Path
+
+    import pydicom
+
+    sample = Path(__file__).parents[1] / "fixtures" / "dicom" / "waveform_ecg.dcm"
+    ds = pydicom.dcmread(sample)
+    del ds.WaveformSequence
+    empty = BytesIO()
+    ds.save_as(empty)
+    r = _upload(api, [("files", ("empty.dcm", empty.getvalue()))])
+    assert r.status_code == 422 and "no waveform module" in r.json()["detail"]["message"]
+    r = _upload(api, [("files", (sample.name, sample.read_bytes()))])
+    assert r.status_code == 201, r.text

@@ -3,7 +3,8 @@
 ``load_record`` is the one entry point.  It accepts
 
 * a path (``.hea``/``.dat``/``.mat`` WFDB or Challenge record, a WFDB base name, ``.csv``, ``.json``,
-  ``.edf``, ``.mat``, ``.npy``, ``.npz``, an HL7 aECG ``.xml``, or a ``.zip`` holding one record),
+  ``.edf``, ``.mat``, ``.npy``, ``.npz``, an HL7 aECG ``.xml``, a DICOM ECG ``.dcm``, or a ``.zip`` holding
+  one record),
 * raw ``bytes`` of a single-file format (with ``name=`` as a hint), or
 * a mapping ``{file name: bytes}`` for multi-file records such as a WFDB ``.hea`` + ``.dat`` upload.
 
@@ -39,6 +40,7 @@ from ecgscope.io._units import UnitsInferredWarning
 from ecgscope.io.aecg_format import read_aecg, write_aecg
 from ecgscope.io.array_format import read_array_file
 from ecgscope.io.csv_format import read_csv, write_csv
+from ecgscope.io.dicom_format import read_dicom, write_dicom
 from ecgscope.io.edf_format import read_edf, write_edf
 from ecgscope.io.json_format import read_json, record_to_json_dict, write_json
 from ecgscope.io.wfdb_format import read_wfdb, wfdb_signal_files, write_wfdb
@@ -57,6 +59,8 @@ __all__ = [
     "read_array_file",
     "read_aecg",
     "write_aecg",
+    "read_dicom",
+    "write_dicom",
     "write_wfdb",
     "write_csv",
     "write_json",
@@ -65,7 +69,7 @@ __all__ = [
 ]
 
 WRITE_FORMATS = {"wfdb": (write_wfdb, ".hea"), "csv": (write_csv, ".csv"), "json": (write_json, ".json"),
-                 "edf": (write_edf, ".edf"), "aecg": (write_aecg, ".xml")}
+                 "edf": (write_edf, ".edf"), "aecg": (write_aecg, ".xml"), "dicom": (write_dicom, ".dcm")}
 
 
 def _check_format_name(fmt: str | None) -> str | None:
@@ -73,7 +77,7 @@ def _check_format_name(fmt: str | None) -> str | None:
         return None
     key = fmt.lower().lstrip(".")
     aliases = {"hea": "wfdb", "physionet": "wfdb", "challenge": "wfdb", "bdf": "edf", "txt": "csv", "tsv": "csv",
-               "xml": "aecg", "hl7": "aecg"}
+               "xml": "aecg", "hl7": "aecg", "dcm": "dicom"}
     key = aliases.get(key, key)
     if key not in FORMATS:
         raise UnsupportedFormatError(f"unknown format {fmt!r}; supported: {', '.join(FORMATS)}")
@@ -100,6 +104,8 @@ def _read_path(path: Path, fmt: str, fs: float | None, units: str | None, leads,
         return read_edf(path)
     if fmt == "aecg":
         return read_aecg(path)
+    if fmt == "dicom":
+        return read_dicom(path)
     return read_array_file(path, fmt, fs=fs, units=units, leads=leads)
 
 
@@ -162,7 +168,7 @@ def load_record(
     ----------
     source : path, bytes or mapping of file name to bytes
     format : str, optional
-        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``, ``aecg``);
+        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``, ``aecg``, ``dicom``);
         detected from content and extension by default.
     fs : float, optional
         Sampling rate, needed by formats that do not carry one (``npy``, bare ``.mat``, CSV without
@@ -219,6 +225,9 @@ def load_record(
             fmt = sniffed
             if ext == ".mat" and sniffed in (None, "csv"):
                 fmt = "mat"
+            if ext == ".dcm" and sniffed != "dicom":
+                raise RecordFormatError("name ends in .dcm but the content is not DICOM (no DICM preamble)",
+                                        source=label, code="content_mismatch")
             if sniffed == "xml":
                 from ecgscope.io._source import _not_aecg
 
@@ -241,6 +250,8 @@ def load_record(
             return read_edf(data, source=label)
         if fmt == "aecg":
             return read_aecg(data, source=label)
+        if fmt == "dicom":
+            return read_dicom(data, source=label)
         if fmt in ("mat", "npy", "npz"):
             return read_array_file(data, fmt, fs=fs, units=units, leads=leads, source=label)
         raise RecordFormatError("WFDB input needs its files by name: pass {name: bytes} or a zip", source=label,
@@ -258,7 +269,7 @@ def load_record(
 
 
 def save_record(record: Record, path: str | os.PathLike, format: str | None = None) -> Path:  # noqa: A002
-    """Write ``record`` as WFDB, CSV, JSON, EDF or HL7 aECG (from ``format`` or the path's extension).
+    """Write ``record`` as WFDB, CSV, JSON, EDF, HL7 aECG or DICOM (from ``format`` or the path's extension).
 
     Returns the path written (the ``.hea`` for WFDB).
     """
@@ -266,7 +277,7 @@ def save_record(record: Record, path: str | os.PathLike, format: str | None = No
     fmt = _check_format_name(format) if format else None
     if fmt is None:
         ext = p.suffix.lower()
-        fmt = {".hea": "wfdb", ".csv": "csv", ".json": "json", ".edf": "edf", ".xml": "aecg", "": "wfdb"}.get(ext)
+        fmt = {".hea": "wfdb", ".csv": "csv", ".json": "json", ".edf": "edf", ".xml": "aecg", ".dcm": "dicom", "": "wfdb"}.get(ext)
         if fmt is None:
             raise UnsupportedFormatError(f"cannot write {ext!r}; writable formats: {', '.join(WRITE_FORMATS)}",
                                          source=str(p))

@@ -15,7 +15,7 @@ from ecgscope.errors import FileTooLargeError, MissingInputError, RecordFormatEr
 
 DEFAULT_MAX_BYTES = 512 * 1024**2  # a 24-h 12-lead Holter at 500 Hz in 16-bit is ~1 GB; refuse well before 2 GB
 
-FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg")
+FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg", "dicom")
 _EXT = {
     ".hea": "wfdb",
     ".csv": "csv",
@@ -30,6 +30,7 @@ _EXT = {
     ".mat": "mat",
     ".dat": "wfdb",
     ".xml": "aecg",
+    ".dcm": "dicom",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _WFDB_HEADER_LINE = re.compile(r"^\s*[^\s#]+(/\d+)?\s+\d+(\s+[0-9.eE+\-]+(/[0-9.eE+\-]+)?(\([0-9.eE+\-]+\))?)?(\s+\d+)?")
@@ -64,6 +65,8 @@ def sniff_bytes(head: bytes) -> str | None:
     """Guess a format from the first bytes of a file; ``None`` when nothing matches."""
     if head.startswith(b"\x93NUMPY"):
         return "npy"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"  # npz is a zip too; the caller refines by member names
     if head.startswith(b"MATLAB"):
@@ -148,7 +151,7 @@ def detect_format(path: Path) -> str:
             )
         if by_ext == "aecg" and sniffed != "aecg":
             raise _not_aecg(head, str(path))
-        if by_ext in ("edf", "npy", "zip", "npz") and sniffed not in (by_ext, "zip" if by_ext == "npz" else by_ext):
+        if by_ext in ("edf", "npy", "zip", "npz", "dicom") and sniffed not in (by_ext, "zip" if by_ext == "npz" else by_ext):
             raise RecordFormatError(
                 f"file has a {ext} extension but its content is not {by_ext.upper()} "
                 f"(it looks like {sniffed or 'unknown binary data'})",
