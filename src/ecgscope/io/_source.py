@@ -54,6 +54,13 @@ def check_size(path: Path, max_bytes: int) -> None:
         raise RecordFormatError("file is empty (0 bytes)", source=str(path), code="empty_file")
 
 
+def source_bytes(data: str | os.PathLike | bytes, source: str | None, default: str) -> tuple[bytes, str]:
+    """The bytes of a reader's input (a path or bytes) and the name its messages give it."""
+    if isinstance(data, (str, os.PathLike)):
+        return Path(data).read_bytes(), source or str(data)
+    return bytes(data), source or default
+
+
 def safe_name(name: str) -> str:
     """A file name that cannot escape a directory: the basename with odd characters replaced."""
     base = os.path.basename(str(name).replace("\\", "/"))

@@ -38,6 +38,7 @@ from xml.etree.ElementTree import Element, ParseError
 import numpy as np
 
 from ecgscope.errors import RecordFormatError
+from ecgscope.io._source import source_bytes
 from ecgscope.record import Record, units_to_mv_factor
 
 NS = "urn:hl7-org:v3"
@@ -194,11 +195,7 @@ def _annotations(series: Element) -> list[dict[str, Any]]:
 
 def read_aecg(data: str | Path | bytes, *, source: str | None = None) -> Record:
     """Read an HL7 aECG file (or its bytes) into a :class:`Record` (module docstring)."""
-    if isinstance(data, (str, Path)):
-        source = source or str(data)
-        raw = Path(data).read_bytes()
-    else:
-        raw, source = bytes(data), source or "<aecg>"
+    raw, source = source_bytes(data, source, "<aecg>")
     root = _parse(raw, source)
     if root.tag != _Q + "AnnotatedECG":
         ns, _, local = root.tag.rpartition("}")

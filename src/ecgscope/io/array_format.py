@@ -15,6 +15,7 @@ import numpy as np
 import scipy.io
 
 from ecgscope.errors import ECGScopeError, RecordFormatError
+from ecgscope.io._source import source_bytes
 from ecgscope.leads import STANDARD_LEADS
 from ecgscope.record import Record, units_to_mv_factor
 
@@ -86,11 +87,7 @@ def read_array_file(
     source: str | None = None,
 ) -> Record:
     """Read a ``.mat``, ``.npy`` or ``.npz`` array as a record (``kind`` in ``mat``/``npy``/``npz``)."""
-    if isinstance(data, (str, Path)):
-        source = source or str(data)
-        raw = Path(data).read_bytes()
-    else:
-        raw, source = data, source or f"<{kind}>"
+    raw, source = source_bytes(data, source, f"<{kind}>")
     if kind == "npy":
         try:
             entries = {"signal": np.load(io.BytesIO(raw), allow_pickle=False)}

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ecgscope.errors import ECGScopeError, RecordFormatError
+from ecgscope.io._source import source_bytes
 from ecgscope.io._units import infer_units
 from ecgscope.record import Record, units_to_mv_factor
 
@@ -70,12 +71,7 @@ def read_csv(
     --------
     >>> rec = read_csv(b"# fs=250\\nI,II\\n" + b"0.1,0.2\\n" * 600 + b"0.5,0.9\\n")  # doctest: +SKIP
     """
-    if isinstance(data, (str, Path)):
-        source = source or str(data)
-        raw = Path(data).read_bytes()
-    else:
-        raw = data
-        source = source or "<csv>"
+    raw, source = source_bytes(data, source, "<csv>")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ecgscope.errors import RecordFormatError
+from ecgscope.io._source import source_bytes
 from ecgscope.leads import STANDARD_LEADS
 from ecgscope.record import Record, units_to_mv_factor
 
@@ -99,11 +100,7 @@ def read_dicom(data: str | Path | bytes, *, source: str | None = None) -> Record
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    if isinstance(data, (str, Path)):
-        source = source or str(data)
-        raw = Path(data).read_bytes()
-    else:
-        raw, source = bytes(data), source or "<dicom>"
+    raw, source = source_bytes(data, source, "<dicom>")
     try:
         ds = pydicom.dcmread(BytesIO(raw))
     except InvalidDicomError:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgscope.errors import ECGScopeError, RecordFormatError
+from ecgscope.io._source import source_bytes
 from ecgscope.io._units import infer_units
 from ecgscope.record import Record, units_to_mv_factor
 
@@ -42,11 +43,7 @@ def _lead_array(values: object, lead: str, source: str) -> np.ndarray:
 def read_json(data: str | Path | bytes, fs: float | None = None, units: str | None = None, *,
               source: str | None = None) -> Record:
     """Read an ECG from JSON (either layout above)."""
-    if isinstance(data, (str, Path)):
-        source = source or str(data)
-        raw = Path(data).read_bytes()
-    else:
-        raw, source = data, source or "<json>"
+    raw, source = source_bytes(data, source, "<json>")
     try:
         obj = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
