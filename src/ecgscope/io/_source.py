@@ -15,7 +15,8 @@ from ecgscope.errors import FileTooLargeError, MissingInputError, RecordFormatEr
 
 DEFAULT_MAX_BYTES = 512 * 1024**2  # a 24-h 12-lead Holter at 500 Hz in 16-bit is ~1 GB; refuse well before 2 GB
 
-FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg", "dicom")
+FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg", "dicom", "muse")
+XML_FORMATS = {"AnnotatedECG": "aecg", "RestingECG": "muse"}  # the XML ECGs read, by root element
 _EXT = {
     ".hea": "wfdb",
     ".csv": "csv",
@@ -91,10 +92,10 @@ def sniff_bytes(head: bytes) -> str | None:
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith(("{", "[")):
         return "json"
-    if stripped.startswith("<"):  # XML: the one dialect read is HL7 aECG; any other is named, never CSV
-        from ecgscope.io.aecg_format import is_aecg
+    if stripped.startswith("<"):  # XML: the dialects read by their root element; any other is named, never CSV
+        from ecgscope.io.aecg_format import xml_root_name
 
-        return "aecg" if is_aecg(head) else "xml"
+        return XML_FORMATS.get(xml_root_name(head) or "", "xml")
     first = next((ln for ln in stripped.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
     if first and _WFDB_HEADER_LINE.match(first) and "," not in first and len(first.split()) <= 8:
         tokens = first.split()
@@ -110,7 +111,8 @@ def _not_aecg(head: bytes, source: str) -> RecordFormatError:
 
     root = xml_root_name(head)
     what = f"an XML document with root <{root}>" if root else "not XML"
-    return RecordFormatError(f"the only XML ECG read is HL7 aECG (root <AnnotatedECG>); this file is {what}",
+    known = ", ".join(f"<{r}>" for r in XML_FORMATS)
+    return RecordFormatError(f"the XML ECGs read are HL7 aECG and GE MUSE (root {known}); this file is {what}",
                              source=source, code="unsupported_xml")
 
 
@@ -156,8 +158,10 @@ def detect_format(path: Path) -> str:
             raise RecordFormatError(
                 "file has a .json extension but does not start with '{' or '['", source=str(path), code="bad_json"
             )
-        if by_ext == "aecg" and sniffed != "aecg":
-            raise _not_aecg(head, str(path))
+        if by_ext == "aecg":  # .xml: whichever XML ECG the content is
+            if sniffed not in XML_FORMATS.values():
+                raise _not_aecg(head, str(path))
+            return sniffed
         if by_ext in ("edf", "npy", "zip", "npz", "dicom") and sniffed not in (by_ext, "zip" if by_ext == "npz" else by_ext):
             raise RecordFormatError(
                 f"file has a {ext} extension but its content is not {by_ext.upper()} "
