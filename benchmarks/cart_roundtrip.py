@@ -1,4 +1,4 @@
-"""Hospital-cart formats (HL7 aECG, DICOM ECG, GE MUSE XML): write-then-read of every PTB-XL 500 Hz record here (exact?), and
+"""Hospital-cart formats (HL7 aECG, DICOM ECG, GE MUSE and Philips XML): write-then-read of every PTB-XL 500 Hz record here (exact?), and
 each reader's speed.
 
 For each record and format: ``save_record(rec, "x.xml" | "x.dcm")`` then ``load_record``; the round trip is exact
@@ -26,7 +26,8 @@ from ecgscope.io import load_record, save_record
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures"
 FORMATS = {"HL7 aECG": (".xml", FIXTURES / "aecg" / "fda_subject1_0.xml"),
            "DICOM 12-lead ECG": (".dcm", FIXTURES / "dicom" / "waveform_ecg.dcm"),
-           "GE MUSE XML (read only)": (None, FIXTURES / "muse" / "musephi_ecg1.xml")}
+           "GE MUSE XML (read only)": (None, FIXTURES / "muse" / "musephi_ecg1.xml"),
+           "Philips XML, XLI (read only)": (None, FIXTURES / "philips" / "philips_1-04-01_2020-5-18.xml")}
 
 
 def _roundtrip(ds, n: int, ext: str, tmp: Path) -> dict:
@@ -84,7 +85,8 @@ def main() -> None:
                          f"{r['mean_file_kB']:.0f} kB | {r['sample_read_records_per_s']:.1f} |")
     lines += ["", "One thread. Public samples: `tests/fixtures/aecg/fda_subject1_0.xml` (10 s, 12 leads, 500 Hz) and "
               "`tests/fixtures/dicom/waveform_ecg.dcm` (10 s, 12 leads, 1000 Hz) and `tests/fixtures/muse/musephi_ecg1.xml` "
-              "(10 s, 8 stored + 4 derived leads, 500 Hz); licenses in tests/fixtures/README.md."]
+              "(10 s, 8 stored + 4 derived leads, 500 Hz) and `tests/fixtures/philips/philips_1-04-01_2020-5-18.xml` (11 s, "
+              "XLI, 500 Hz); licenses in tests/fixtures/README.md."]
     write_table_and_results("cart_roundtrip", lines, payload)
 
 

@@ -119,8 +119,8 @@ MALFORMED = {
     "unknown amplitude unit": (_aecg(_TIME + _lead("I", "1 2 3", '<scale value="5" unit="furlong"/>')),
                                "bad_units", "unknown amplitude unit"),
     "zero scale": (_aecg(_TIME + _lead("I", "1 2 3", '<scale value="0" unit="uV"/>')), "bad_aecg", "scale is 0"),
-    "another XML dialect (Philips)": (b'<?xml version="1.0"?><restingecgdata><waveforms/></restingecgdata>',
-                                      "unsupported_xml", "root <restingecgdata>"),
+    "an XML dialect not read": (b'<?xml version="1.0"?><CardioXML><waveforms/></CardioXML>',
+                                "unsupported_xml", "root <CardioXML>"),
 }
 
 

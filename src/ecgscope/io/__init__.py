@@ -3,7 +3,7 @@
 ``load_record`` is the one entry point.  It accepts
 
 * a path (``.hea``/``.dat``/``.mat`` WFDB or Challenge record, a WFDB base name, ``.csv``, ``.json``,
-  ``.edf``, ``.mat``, ``.npy``, ``.npz``, an HL7 aECG or GE MUSE ``.xml``, a DICOM ECG ``.dcm``, or a ``.zip`` holding
+  ``.edf``, ``.mat``, ``.npy``, ``.npz``, an HL7 aECG, GE MUSE or Philips ``.xml``, a DICOM ECG ``.dcm``, or a ``.zip`` holding
   one record),
 * raw ``bytes`` of a single-file format (with ``name=`` as a hint), or
 * a mapping ``{file name: bytes}`` for multi-file records such as a WFDB ``.hea`` + ``.dat`` upload.
@@ -44,6 +44,7 @@ from ecgscope.io.dicom_format import read_dicom, write_dicom
 from ecgscope.io.edf_format import read_edf, write_edf
 from ecgscope.io.json_format import read_json, record_to_json_dict, write_json
 from ecgscope.io.muse_format import read_muse
+from ecgscope.io.philips_format import read_philips
 from ecgscope.io.wfdb_format import read_wfdb, wfdb_signal_files, write_wfdb
 from ecgscope.record import Record
 
@@ -63,6 +64,7 @@ __all__ = [
     "read_dicom",
     "write_dicom",
     "read_muse",
+    "read_philips",
     "write_wfdb",
     "write_csv",
     "write_json",
@@ -110,6 +112,8 @@ def _read_path(path: Path, fmt: str, fs: float | None, units: str | None, leads,
         return read_dicom(path)
     if fmt == "muse":
         return read_muse(path)
+    if fmt == "philips":
+        return read_philips(path)
     return read_array_file(path, fmt, fs=fs, units=units, leads=leads)
 
 
@@ -172,7 +176,7 @@ def load_record(
     ----------
     source : path, bytes or mapping of file name to bytes
     format : str, optional
-        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``, ``aecg``, ``dicom``, ``muse``);
+        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``, ``aecg``, ``dicom``, ``muse``, ``philips``);
         detected from content and extension by default.
     fs : float, optional
         Sampling rate, needed by formats that do not carry one (``npy``, bare ``.mat``, CSV without
@@ -258,6 +262,8 @@ def load_record(
             return read_dicom(data, source=label)
         if fmt == "muse":
             return read_muse(data, source=label)
+        if fmt == "philips":
+            return read_philips(data, source=label)
         if fmt in ("mat", "npy", "npz"):
             return read_array_file(data, fmt, fs=fs, units=units, leads=leads, source=label)
         raise RecordFormatError("WFDB input needs its files by name: pass {name: bytes} or a zip", source=label,

@@ -15,8 +15,9 @@ from ecgscope.errors import FileTooLargeError, MissingInputError, RecordFormatEr
 
 DEFAULT_MAX_BYTES = 512 * 1024**2  # a 24-h 12-lead Holter at 500 Hz in 16-bit is ~1 GB; refuse well before 2 GB
 
-FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg", "dicom", "muse")
-XML_FORMATS = {"AnnotatedECG": "aecg", "RestingECG": "muse"}  # the XML ECGs read, by root element
+FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg", "dicom", "muse", "philips")
+# the XML ECGs read, by root element
+XML_FORMATS = {"AnnotatedECG": "aecg", "RestingECG": "muse", "restingecgdata": "philips"}
 _EXT = {
     ".hea": "wfdb",
     ".csv": "csv",
@@ -73,6 +74,10 @@ def sniff_bytes(head: bytes) -> str | None:
     """Guess a format from the first bytes of a file; ``None`` when nothing matches."""
     if head.startswith(b"\x93NUMPY"):
         return "npy"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 text: only XML ECGs come so
+        from ecgscope.io.aecg_format import xml_root_name
+
+        return XML_FORMATS.get(xml_root_name(head) or "", "xml")
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "dicom"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -112,7 +117,8 @@ def _not_aecg(head: bytes, source: str) -> RecordFormatError:
     root = xml_root_name(head)
     what = f"an XML document with root <{root}>" if root else "not XML"
     known = ", ".join(f"<{r}>" for r in XML_FORMATS)
-    return RecordFormatError(f"the XML ECGs read are HL7 aECG and GE MUSE (root {known}); this file is {what}",
+    return RecordFormatError(f"the XML ECGs read are HL7 aECG, GE MUSE and Philips (root {known}); this file is "
+                             f"{what}",
                              source=source, code="unsupported_xml")
 
 

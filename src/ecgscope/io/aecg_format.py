@@ -54,6 +54,8 @@ _MAX_ANNOTATIONS = 500
 
 def xml_root_name(head: bytes) -> str | None:
     """The local name of an XML document's root element from its first bytes (None: not XML)."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 (Philips exports): look at it as UTF-8
+        head = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore").encode("utf-8")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text.startswith(b"<"):
         return None
