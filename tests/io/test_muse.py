@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgscope.errors import ECGScopeError, RecordFormatError
 from ecgscope.io import load_record
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "muse"
@@ -85,18 +84,9 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
-def test_malformed_muse_is_refused_with_a_message_naming_file_and_problem(case, tmp_path):
+def test_malformed_muse_is_refused_with_a_message_naming_file_and_problem(case, assert_refused):
     data, code, words = MALFORMED[case]
-    p = tmp_path / "export.xml"
-    p.write_bytes(data)
-    for source in (p, data):
-        with pytest.raises(ECGScopeError) as info:
-            load_record(source, name="export.xml") if isinstance(source, bytes) else load_record(source)
-        err = info.value
-        if code is not None:
-            assert isinstance(err, RecordFormatError) and err.code == code, (case, err.code, err.message)
-        assert words in err.message, err.message
-        assert "export.xml" in str(err.source)
+    assert_refused(data, "export.xml", code, words)
 
 
 def test_the_real_doctype_line_is_accepted_but_never_fetched():

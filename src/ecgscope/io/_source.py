@@ -75,7 +75,7 @@ def sniff_bytes(head: bytes) -> str | None:
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 text: only XML ECGs come so
-        from ecgscope.io.aecg_format import xml_root_name
+        from ecgscope.io._xml import xml_root_name
 
         return XML_FORMATS.get(xml_root_name(head) or "", "xml")
     if len(head) >= 132 and head[128:132] == b"DICM":
@@ -98,7 +98,7 @@ def sniff_bytes(head: bytes) -> str | None:
     if stripped.startswith(("{", "[")):
         return "json"
     if stripped.startswith("<"):  # XML: the dialects read by their root element; any other is named, never CSV
-        from ecgscope.io.aecg_format import xml_root_name
+        from ecgscope.io._xml import xml_root_name
 
         return XML_FORMATS.get(xml_root_name(head) or "", "xml")
     first = next((ln for ln in stripped.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
@@ -112,7 +112,7 @@ def sniff_bytes(head: bytes) -> str | None:
 
 
 def _not_aecg(head: bytes, source: str) -> RecordFormatError:
-    from ecgscope.io.aecg_format import xml_root_name
+    from ecgscope.io._xml import xml_root_name
 
     root = xml_root_name(head)
     what = f"an XML document with root <{root}>" if root else "not XML"

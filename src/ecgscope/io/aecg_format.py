@@ -33,54 +33,27 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
 import numpy as np
 
 from ecgscope.errors import RecordFormatError
 from ecgscope.io._source import source_bytes
+from ecgscope.io._xml import parse_xml, xml_root_name
 from ecgscope.record import Record, units_to_mv_factor
 
 NS = "urn:hl7-org:v3"
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _Q = "{" + NS + "}"
-# the root element, after any XML declaration, comments and processing instructions
-_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s>/]")
 _LEAD_PREFIX = "MDC_ECG_LEAD_"
 _TIME_CODES = ("TIME_ABSOLUTE", "TIME_RELATIVE")
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _MAX_ANNOTATIONS = 500
 
 
-def xml_root_name(head: bytes) -> str | None:
-    """The local name of an XML document's root element from its first bytes (None: not XML)."""
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 (Philips exports): look at it as UTF-8
-        head = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore").encode("utf-8")
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text.startswith(b"<"):
-        return None
-    # skip the declaration, comments and processing instructions before the root
-    text = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", b"", text, flags=re.S).lstrip()
-    m = _ROOT.match(text)
-    return m.group(1).decode("ascii", "replace") if m else None
-
-
 def is_aecg(head: bytes) -> bool:
     """Whether the first bytes of a file are an HL7 aECG (root ``AnnotatedECG``)."""
     return xml_root_name(head) == "AnnotatedECG"
-
-
-def _parse(raw: bytes, source: str) -> Element:
-    import defusedxml.ElementTree as SafeET
-    from defusedxml import DefusedXmlException
-
-    try:
-        return SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise RecordFormatError(f"XML refused for safety ({type(exc).__name__}: a DTD, entity declaration or "
-                                "external reference; an aECG needs none)", source=source, code="unsafe_xml") from None
-    except ParseError as exc:
-        raise RecordFormatError(f"invalid XML: {exc}", source=source, code="bad_xml") from None
 
 
 def _child(el: Element, *path: str) -> Element | None:
@@ -198,7 +171,7 @@ def _annotations(series: Element) -> list[dict[str, Any]]:
 def read_aecg(data: str | Path | bytes, *, source: str | None = None) -> Record:
     """Read an HL7 aECG file (or its bytes) into a :class:`Record` (module docstring)."""
     raw, source = source_bytes(data, source, "<aecg>")
-    root = _parse(raw, source)
+    root = parse_xml(raw, source)
     if root.tag != _Q + "AnnotatedECG":
         ns, _, local = root.tag.rpartition("}")
         raise RecordFormatError(

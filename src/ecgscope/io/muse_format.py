@@ -28,12 +28,13 @@ import binascii
 import zlib
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
 import numpy as np
 
 from ecgscope.errors import RecordFormatError
 from ecgscope.io._source import source_bytes
+from ecgscope.io._xml import parse_xml
 from ecgscope.record import Record
 
 _UNITS = {"MICROVOLTS": 0.001, "MILLIVOLTS": 1.0}
@@ -42,19 +43,6 @@ _MEASUREMENTS = ("VentricularRate", "AtrialRate", "PRInterval", "QRSDuration", "
 _DERIVED = {"III": lambda i, ii: ii - i, "aVR": lambda i, ii: -(i + ii) / 2, "aVL": lambda i, ii: i - ii / 2,
             "aVF": lambda i, ii: ii - i / 2}
 _ORDER = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-
-
-def _parse(raw: bytes, source: str) -> Element:
-    import defusedxml.ElementTree as SafeET
-    from defusedxml import DefusedXmlException
-
-    try:
-        return SafeET.fromstring(raw, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise RecordFormatError(f"XML refused for safety ({type(exc).__name__}: an entity declaration or external "
-                                "reference; a MUSE export needs none)", source=source, code="unsafe_xml") from None
-    except ParseError as exc:
-        raise RecordFormatError(f"invalid XML: {exc}", source=source, code="bad_xml") from None
 
 
 def _int(el: Element, tag: str, what: str, source: str) -> int:
@@ -110,7 +98,7 @@ def _lead(ld: Element, source: str) -> tuple[str, np.ndarray, float]:
 def read_muse(data: str | Path | bytes, *, source: str | None = None) -> Record:
     """Read a GE MUSE XML export into a :class:`Record` (module docstring)."""
     raw, source = source_bytes(data, source, "<muse>")
-    root = _parse(raw, source)
+    root = parse_xml(raw, source, allow_doctype=True)
     if root.tag != "RestingECG":
         raise RecordFormatError(f"root element is <{root.tag}>; a GE MUSE export is <RestingECG>", source=source,
                                 code="bad_muse")

@@ -21,12 +21,13 @@ import base64
 import binascii
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
 import numpy as np
 
 from ecgscope.errors import RecordFormatError
 from ecgscope.io._source import source_bytes
+from ecgscope.io._xml import parse_xml
 from ecgscope.record import Record
 
 VERSIONS = ("1.03", "1.04", "1.04.01", "1.04.02")
@@ -110,28 +111,6 @@ def xli_decode(data: bytes, n_leads: int, source: str) -> list[np.ndarray]:
     return leads
 
 
-def _decode_text(raw: bytes) -> bytes:
-    """UTF-16 files (with a BOM) re-encoded as UTF-8 for the parser."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = raw.decode("utf-16")
-        return text.replace('encoding="utf-16"', 'encoding="utf-8"').replace("encoding='utf-16'",
-                                                                            "encoding='utf-8'").encode("utf-8")
-    return raw
-
-
-def _parse(raw: bytes, source: str) -> Element:
-    import defusedxml.ElementTree as SafeET
-    from defusedxml import DefusedXmlException
-
-    try:
-        return SafeET.fromstring(_decode_text(raw), forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise RecordFormatError(f"XML refused for safety ({type(exc).__name__}: an entity declaration or external "
-                                "reference)", source=source, code="unsafe_xml") from None
-    except (ParseError, UnicodeDecodeError) as exc:
-        raise RecordFormatError(f"invalid XML: {exc}", source=source, code="bad_xml") from None
-
-
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
@@ -149,7 +128,7 @@ def _text(el: Element, name: str) -> str:
 def read_philips(data: str | Path | bytes, *, source: str | None = None) -> Record:
     """Read a Philips Sierra / PageWriter XML file into a :class:`Record` (module docstring)."""
     raw, source = source_bytes(data, source, "<philips>")
-    root = _parse(raw, source)
+    root = parse_xml(raw, source, allow_doctype=True)
     if _local(root.tag) != "restingecgdata":
         raise RecordFormatError(f"root element is <{_local(root.tag)}>; a Philips ECG is <restingecgdata>",
                                 source=source, code="bad_philips")
