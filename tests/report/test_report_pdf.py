@@ -184,3 +184,29 @@ def test_report_of_a_real_analysis(ptbxl_record, tmp_path):
     assert ("reliable" in text) and (("UNRELIABLE" in text) != result["classification"]["reliable"])
     assert result["model"]["sha256"] in text and f"{result['model']['name']} version {result['model']['version']}" in text
     assert "not a diagnosis" in text
+
+
+def test_header_fields_never_print_over_each_other(ptbxl_record, tmp_path):
+    """Long names and the acquisition time stay in the left column: no two words of one header line overlap
+    (the acquisition time once printed over the measurements)."""
+    import re
+
+    pdf = render_report(ptbxl_record, _design_result(),
+                        patient={"patient_id": "13243", "name": "Jane Q. Longname-Example-With-A-Very-Long-Surname",
+                                 "record_name": "00002_hr_with_a_long_upload_name_from_the_ward.hea",
+                                 "acquired": "2026-12-07 09:31:12 UTC"})
+    src = tmp_path / "r.pdf"
+    src.write_bytes(pdf)
+    out = subprocess.run([_tool("pdftotext"), "-bbox", str(src), "-"], check=True, capture_output=True,
+                         text=True).stdout
+    pages = out.split("<page ")[1:]
+    assert len(pages) >= 2
+    for page in pages:
+        words = [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page)]
+        header = [w for w in words if w[1] < 120]  # the top ~42 mm of the page
+        assert any("Acquired:" in w[4] for w in header)
+        centre = [(w[1] + w[3]) / 2 for w in header]
+        clashes = [(a[4], b[4]) for i, a in enumerate(header) for j, b in enumerate(header[i + 1:], i + 1)
+                   if abs(centre[i] - centre[j]) < 4 and a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5]
+        assert not clashes, clashes

@@ -126,6 +126,11 @@ def _findings(result: dict | None) -> list[tuple[str, float, float]]:
     return sorted(pos, key=lambda x: -x[1])
 
 
+def _clip(text: str, n: int) -> str:
+    """``text`` cut to ``n`` characters with an ellipsis (header fields must stay within their column)."""
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _header(ax, record: Record, result: dict | None, patient: dict, page: int, n_pages: int) -> None:
     top = PAGE_MM[1] - 8
     ax.text(16, top, "ecgscope ECG report", fontsize=13, weight="bold", va="top")
@@ -133,11 +138,13 @@ def _header(ax, record: Record, result: dict | None, patient: dict, page: int, n
     pid = patient.get("patient_id") or record.patient_id or "—"
     age = patient.get("age", record.age)
     sex = patient.get("sex", record.sex)
+    record_name = patient.get("record_name") or record.record_id or "—"
+    # three short lines, each within the left column (x 16-146 mm), so none runs into the measurements at x 150
     lines = [
-        f"Patient: {name}    ID: {pid}    Age: {_fmt(age)}    Sex: {sex or '—'}",
-        f"Record: {patient.get('record_name') or record.record_id or '—'}    Source: {record.source_format}    "
+        f"Patient: {_clip(str(name), 40)}    ID: {_clip(str(pid), 24)}    Age: {_fmt(age)}    Sex: {sex or '—'}",
+        f"Record: {_clip(str(record_name), 52)}    Source: {record.source_format}",
         f"{record.n_leads} lead(s), {record.fs:g} Hz, {record.duration_s:.1f} s"
-        + (f"    Acquired: {patient['acquired']}" if patient.get("acquired") else ""),
+        + (f"    Acquired: {_clip(str(patient['acquired']), 32)}" if patient.get("acquired") else ""),
     ]
     for i, line in enumerate(lines):
         ax.text(16, top - 7 - 4.2 * i, line, fontsize=8, va="top")
