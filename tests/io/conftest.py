@@ -27,3 +27,21 @@ def assert_refused(tmp_path):
             assert name in str(err.source)
 
     return check
+
+
+@pytest.fixture
+def analyzed_by_cli(capsys):
+    """``analyzed_by_cli(path)``: ``ecgscope analyze PATH --json`` as a user runs it, its result checked against the
+    shipped schema."""
+    import json
+
+    from ecgscope.cli import main
+    from ecgscope.inference.schema import AnalysisResult
+
+    def run(path) -> dict:
+        assert main(["analyze", str(path), "--json"]) == 0
+        d = json.loads(capsys.readouterr().out)
+        AnalysisResult.model_validate(d)
+        return d
+
+    return run

@@ -32,15 +32,8 @@ def test_the_public_sample_reads_to_its_leads_rate_duration_and_amplitudes():
     assert cart["MDC_ECG_TIME_PD_PR"] == {"code": "MDC_ECG_TIME_PD_PR", "value": "148", "unit": "ms"}
 
 
-def test_the_public_sample_is_analysed_end_to_end(tmp_path, capsys):
-    import json
-
-    from ecgscope.cli import main
-    from ecgscope.inference.schema import AnalysisResult
-
-    assert main(["analyze", str(SAMPLE), "--json"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    AnalysisResult.model_validate(d)
+def test_the_public_sample_is_analysed_end_to_end(analyzed_by_cli):
+    d = analyzed_by_cli(SAMPLE)
     assert d["model"]["name"] == "ecgscope-17-12lead" and d["input"]["fs"] == 500.0
     assert 40 < d["measurements"]["heart_rate_bpm"] < 120
     # the cart measured QRS 120 ms; ecgscope's delineation should be in the same range

@@ -30,15 +30,8 @@ def test_the_public_sample_reads_to_its_leads_rate_duration_and_amplitudes():
     assert cart["RR Interval"] == {"code": "RR Interval", "value": "982", "unit": "ms"}
 
 
-def test_the_public_sample_is_analysed_end_to_end_and_agrees_with_the_cart(capsys):
-    import json
-
-    from ecgscope.cli import main
-    from ecgscope.inference.schema import AnalysisResult
-
-    assert main(["analyze", str(SAMPLE), "--json"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    AnalysisResult.model_validate(d)
+def test_the_public_sample_is_analysed_end_to_end_and_agrees_with_the_cart(analyzed_by_cli):
+    d = analyzed_by_cli(SAMPLE)
     assert d["model"]["name"] == "ecgscope-17-12lead" and d["input"]["fs"] == 1000.0
     # the cart measured RR 982 ms (61 bpm) on this ECG
     assert d["measurements"]["heart_rate_bpm"] == pytest.approx(60000 / 982, abs=4)

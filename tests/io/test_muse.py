@@ -32,15 +32,8 @@ def test_the_public_exports_read_to_twelve_leads_with_the_derived_limb_leads():
     assert other.n_leads == 12 and other.fs == 500.0
 
 
-def test_a_muse_export_is_analysed_end_to_end_and_agrees_with_the_cart(capsys):
-    import json
-
-    from ecgscope.cli import main
-    from ecgscope.inference.schema import AnalysisResult
-
-    assert main(["analyze", str(SAMPLE), "--json"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    AnalysisResult.model_validate(d)
+def test_a_muse_export_is_analysed_end_to_end_and_agrees_with_the_cart(analyzed_by_cli):
+    d = analyzed_by_cli(SAMPLE)
     assert d["model"]["name"] == "ecgscope-17-12lead"
     assert d["measurements"]["heart_rate_bpm"] == pytest.approx(60, abs=5)  # the cart: VentricularRate 60
 

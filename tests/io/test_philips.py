@@ -36,15 +36,8 @@ def test_xli_files_decode_to_the_published_values(path):
     assert rec.metadata["cart_measurements"]["qrsdur"] in ("115", "92")
 
 
-def test_a_philips_file_is_analysed_end_to_end_and_agrees_with_the_cart(capsys):
-    import json
-
-    from ecgscope.cli import main
-    from ecgscope.inference.schema import AnalysisResult
-
-    assert main(["analyze", str(V104), "--json"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    AnalysisResult.model_validate(d)
+def test_a_philips_file_is_analysed_end_to_end_and_agrees_with_the_cart(analyzed_by_cli):
+    d = analyzed_by_cli(V104)
     assert d["model"]["name"] == "ecgscope-17-12lead"
     assert d["measurements"]["heart_rate_bpm"] == pytest.approx(64, abs=5)  # the cart: heartrate 64
 
