@@ -174,7 +174,7 @@ def test_the_shipped_wearable_package_says_which_evidence_carried_each_label(ana
     results = an.analyze_many(records)
     probs = an.classify_many(records)
     # the Analyzer's combination is the estimator's on the package's own evidence inputs
-    _, feats, package = an.evidence_inputs(records)
+    feats, package = an.evidence_inputs(records)
     np.testing.assert_allclose(an.evidence.combine(package, feats)[0], probs, atol=1e-9)
     for res, p in zip(results, probs, strict=True):
         d = res.to_dict()

@@ -204,20 +204,23 @@ class Analyzer:
             warnings.extend(str(w) for w in record.metadata["warnings"])
         return warnings
 
-    def _probabilities(self, logits: np.ndarray, owner: np.ndarray, n: int, head_x: np.ndarray | None = None
-                       ) -> list[tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]]:
+    def _probabilities(self, logits: np.ndarray, owner: np.ndarray, n: int, head_x: np.ndarray | None = None,
+                       explain: bool = True) -> list[tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]]:
         """Window probabilities -> per record (window probs, final recording probs, per-label evidence or None);
-        ``head_x`` are the records' :data:`RECORD_FEATURES` (when the package's record head or rhythm
-        evidence needs them)."""
+        ``head_x`` are the records' :data:`RECORD_FEATURES` (when the package's record head or evidence
+        combination needs them); ``explain=False`` skips the per-label evidence (batch classification)."""
         win = sigmoid(logits)
         owned = [win[owner == k] for k in range(n)]
-        rec = self._aggregate(win, owner, n)  # (n, L)
-        blended = self.head.blend(rec, head_x) if self.head is not None else rec
-        probs = self._calibrated(blended)
+        probs = self._package_probs(self._aggregate(owned), head_x)
         if self.evidence is None:
             return [(owned[k], probs[k], None) for k in range(n)]
-        final, evidence = self.evidence.combine(probs, head_x)
-        return [(owned[k], final[k], evidence[k]) for k in range(n)]
+        final, evidence = self.evidence.combine(probs, head_x, explain=explain)
+        return [(owned[k], final[k], evidence[k] if evidence is not None else None) for k in range(n)]
+
+    def _package_probs(self, rec: np.ndarray, head_x: np.ndarray | None) -> np.ndarray:
+        """The package's own calibrated probabilities of recording-level network probabilities ``rec``: blended
+        with the record head when it has one, then calibrated."""
+        return self._calibrated(self.head.blend(rec, head_x) if self.head is not None else rec)
 
     def _classification(self, win: np.ndarray, probs: np.ndarray, starts_s: np.ndarray,
                         quality_ok: bool, quality_issues: list[str], reversal: LeadReversal,
@@ -486,23 +489,21 @@ class Analyzer:
             feats = [self._rhythm_statistics(r, ecg_quality(r, windows=False), [], strict=False)[0] for r in records]
             return self._calibrated(sigmoid(self.backend.logits(feats)))
         logits, owner, head_x = self._batch_inputs(records, self.needs_record_features)
-        return np.stack([p for _, p, _ in self._probabilities(logits, owner, len(records), head_x)])
+        return np.stack([p for _, p, _ in self._probabilities(logits, owner, len(records), head_x, explain=False)])
 
-    def evidence_inputs(self, records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What an evidence combination is fitted on (:mod:`ecgscope.train.evidence`), per record: the network's
-        recording-level probabilities before any record head or calibration (n, n_labels), the
-        :data:`RECORD_FEATURES` (n, n_features), and the package's own calibrated probabilities (n, n_labels)."""
+    def evidence_inputs(self, records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
+        """What an evidence combination is fitted on (:mod:`ecgscope.train.evidence`), per record: the
+        :data:`RECORD_FEATURES` (n, n_features) and the package's own calibrated probabilities (n, n_labels)."""
         if self.rhythm:
             raise ContractError(f"{self.package.name} is a rhythm-statistics model, not a network",
                                 code="evidence_needs_network")
         logits, owner, head_x = self._batch_inputs(records, True)
-        rec = self._aggregate(sigmoid(logits), owner, len(records))
-        return rec, head_x, self._calibrated(self.head.blend(rec, head_x) if self.head is not None else rec)
+        win = sigmoid(logits)
+        return head_x, self._package_probs(self._aggregate([win[owner == k] for k in range(len(records))]), head_x)
 
-    def _aggregate(self, win: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-        """Window probabilities -> recording-level (n, n_labels): max or mean over a record's windows per label."""
-        return np.stack([np.where(self._max_agg, w.max(axis=0), w.mean(axis=0)) for w in
-                         (win[owner == k] for k in range(n))])
+    def _aggregate(self, owned: list[np.ndarray]) -> np.ndarray:
+        """Each record's window probabilities -> recording-level (n, n_labels): max or mean over windows per label."""
+        return np.stack([np.where(self._max_agg, w.max(axis=0), w.mean(axis=0)) for w in owned])
 
     def _batch_inputs(self, records: Sequence[Record], features: bool
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -63,7 +63,7 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, C: float) -> tupl
 
 def source_weights(sources: np.ndarray) -> np.ndarray:
     """Per-row weights giving every source the same total weight (mean weight 1)."""
-    names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
     w = 1.0 / counts[inverse]
     return w * len(w) / w.sum()
 
@@ -141,8 +141,8 @@ class EvidenceCombiner:
         ``Z``: kind -> (n, n_labels) logits (NaN where the kind does not speak); ``y`` (n, n_labels), NaN =
         the record's source does not define the label; ``sources`` (n,) source names; ``groups`` (n,)
         cross-fitting folds (patient-grouped) for the out-of-fold probabilities the thresholds are chosen on.
-        ``package_*``: the package's own path (blend weights of ``network`` and its record head's ``record``,
-        thresholds), kept for the labels that are not combined; ``head_logits`` (n, n_labels) its record head's.
+        ``package_thresholds``: the package's own, kept for the labels that are not combined; ``patients`` (n,)
+        patient ids (default: every row its own patient).
         """
         from ecgscope.calibrate import ThresholdSelector
 
@@ -180,7 +180,6 @@ class EvidenceCombiner:
             enough = (len(teaching) >= 1 and len(defining) >= self.min_sources if name == QUALITY_LABEL
                       else len(teaching) >= self.min_sources)
             if n_pos < self.min_positives or not enough or n_pos == len(rows):
-                # the package's path: (1 - alpha) network + alpha record head, then its calibrator
                 self.kinds_.append(["network"])  # the package's own probability and threshold
                 self.weights_.append({"network": 1.0})
                 self.centers_.append({"network": float(np.nanmean(Z["network"][rows if len(rows) else slice(None), j]))})
@@ -252,9 +251,10 @@ class EvidenceCombiner:
             z[kind] = col
         return z
 
-    def combine(self, package_probs: np.ndarray, X_record: np.ndarray | None
-                ) -> tuple[np.ndarray, list[list[dict]]]:
-        """Final probabilities (n, n_labels) and, per record and label, the evidence that carried it.
+    def combine(self, package_probs: np.ndarray, X_record: np.ndarray | None, explain: bool = True
+                ) -> tuple[np.ndarray, list[list[dict]] | None]:
+        """Final probabilities (n, n_labels) and, per record and label, the evidence that carried it (None with
+        ``explain=False``: batch classification needs the probabilities only).
 
         ``package_probs``: the package's own calibrated probabilities; ``X_record``: the records'
         :data:`RECORD_FEATURES` (None when the combination has no record or rhythm models).
@@ -262,20 +262,22 @@ class EvidenceCombiner:
         Z = self.evidence_logits(package_probs, X_record)
         p = np.asarray(package_probs, np.float64).copy()
         n = len(p)
-        evidence: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        evidence: list[list[dict[str, Any]]] | None = [[] for _ in range(n)] if explain else None
         for j in range(len(self.labels)):
-            kinds, w, c = self.kinds_[j], self.weights_[j], self.centers_[j]
+            kinds, c = self.kinds_[j], self.centers_[j]
+            w = np.array([self.weights_[j][k] for k in kinds])
             X = self._design(Z, j, kinds, slice(None), c)
-            contrib = (X - np.array([c[k] for k in kinds])) * np.array([w[k] for k in kinds])  # (n, kinds)
             if self.combined_[j]:
-                p[:, j] = sigmoid(X @ np.array([w[k] for k in kinds]) + self.intercept_[j])
+                p[:, j] = sigmoid(X @ w + self.intercept_[j])
+            if evidence is None:
+                continue
+            contrib = (X - np.array([c[k] for k in kinds])) * w  # (n, kinds)
+            path = "combined" if self.combined_[j] else PACKAGE_PATH
             for i in range(n):
-                log_odds = {k: (round(float(contrib[i, m]), 3) if k in kinds else None)
-                            for m, k in enumerate(kinds)}
-                carried = kinds[int(np.argmax(np.abs(contrib[i])))]
-                evidence[i].append({"path": "combined" if self.combined_[j] else PACKAGE_PATH,
-                                    "carried_by": carried,
-                                    "log_odds": {k: log_odds.get(k) for k in EVIDENCE_KINDS}})
+                log_odds = dict.fromkeys(EVIDENCE_KINDS)
+                log_odds.update({k: round(float(contrib[i, m]), 3) for m, k in enumerate(kinds)})
+                evidence[i].append({"path": path, "carried_by": kinds[int(np.argmax(np.abs(contrib[i])))],
+                                    "log_odds": log_odds})
         return p, evidence
 
     # ------------------------------------------------------------------ persistence

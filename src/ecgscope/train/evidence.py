@@ -1,12 +1,12 @@
 """Fit a package's evidence combination across sources (:mod:`ecgscope.inference.evidence`).
 
-For every record of the fitting sources: the network's recording-level probabilities, the record head's
-logits and the record features (one pass of the package's own Analyzer, cached per package and source),
+For every record of the fitting sources: the package's own calibrated probabilities and the record
+features (one pass of the package's own Analyzer, cached per package and source),
 then
 
-1. the rhythm-statistics model of each rhythm label (Atrial fibrillation) is cross-fitted: every record's
-   ``rhythm`` evidence comes from a model fitted without its patient group, and the shipped model is
-   fitted on all of them;
+1. the ``record`` models (every label, all record features) and the ``rhythm`` models (Atrial fibrillation,
+   the rhythm statistics) are cross-fitted: every record's evidence comes from models fitted without its
+   patient group, and the shipped models are fitted on all of them;
 2. per label, the combination is fitted on all fitting records, every source with the same total weight,
    and its threshold chosen on out-of-fold combined probabilities (patient-grouped folds);
 3. ``evidence.json`` is written into the package (its sha256 covers it).
@@ -27,6 +27,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,6 @@ class SourceSpec:
 class EvidenceData:
     """The evidence inputs of one or more sources' rows."""
 
-    rec: np.ndarray  # (n, L) network recording-level probabilities, before head and calibration
     features: np.ndarray  # (n, len(RECORD_FEATURES))
     package: np.ndarray  # (n, L) the package's own calibrated probabilities
     y: np.ndarray  # (n, L) NaN = not defined / not assessed
@@ -98,13 +98,13 @@ class EvidenceData:
         return len(self.y)
 
     def take(self, mask: np.ndarray) -> EvidenceData:
-        return EvidenceData(**{k: v[mask] for k, v in self.__dict__.items()})
+        return EvidenceData(**{k: getattr(self, k)[mask] for k in self.__dataclass_fields__})
 
     @classmethod
     def concat(cls, parts: Sequence[EvidenceData]) -> EvidenceData:
         return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in cls.__dataclass_fields__})
 
-    @property
+    @cached_property
     def groups(self) -> np.ndarray:
         """Patient-grouped cross-fitting folds (stable: a hash of the patient id)."""
         return np.array([int(hashlib.sha1(p.encode()).hexdigest(), 16) % N_GROUPS for p in self.patient])
@@ -143,38 +143,37 @@ def source_evidence(analyzer, ds: ECGDataset, cache: Path | None = None, chunk: 
         y[:, q] = np.where(np.isnan(y[:, q]), 0.0, y[:, q])
     # PTB-XL at 100 and 500 Hz are the same patients: one prefix, so they share cross-fitting groups
     person = ds.name.removesuffix("100")
-    meta = EvidenceData(rec=None, features=None, package=None, y=y,  # type: ignore[arg-type]
+    meta = EvidenceData(features=None, package=None, y=y,  # type: ignore[arg-type]
                         source=np.full(len(ds), ds.name),
                         patient=np.array([f"{person}:{p}" for p in ds.index["patient_id"]]),
                         fold=ds.index["fold"].to_numpy(np.int64), record_id=ds.index["record_id"].astype(str).to_numpy())
     path = _cache_path(cache, analyzer, ds.name) if cache is not None else None
     if path is not None and path.is_file():
         z = np.load(path)
-        if len(z["rec"]) == len(ds):
-            meta.rec, meta.features, meta.package = z["rec"], z["features"], z["package"]
+        if len(z["package"]) == len(ds):
+            meta.features, meta.package = z["features"], z["package"]
             return meta
-    recs, feats, pkgs = [], [], []
+    feats, pkgs = [], []
     L, F = len(labels), len(RECORD_FEATURES)
     for i in range(0, len(ds), chunk):
         records = [reading_record(analyzer, ds.load(r)) for r in range(i, min(i + chunk, len(ds)))]
         try:
-            a, b, c = analyzer.evidence_inputs(records)
+            f, p = analyzer.evidence_inputs(records)
         except RecordValidationError:  # a lead the model reads is swamped by an artifact: that record is missing
             rows = []
             for rec in records:
                 try:
                     rows.append(analyzer.evidence_inputs([rec]))
                 except RecordValidationError:
-                    rows.append((np.full((1, L), np.nan), np.full((1, F), np.nan), np.full((1, L), np.nan)))
-            a, b, c = (np.concatenate([r[k] for r in rows]) for k in range(3))
-        recs.append(a)
-        feats.append(b)
-        pkgs.append(c)
+                    rows.append((np.full((1, F), np.nan), np.full((1, L), np.nan)))
+            f, p = (np.concatenate([r[k] for r in rows]) for k in range(2))
+        feats.append(f)
+        pkgs.append(p)
         progress(f"  {ds.name}: {min(i + chunk, len(ds))}/{len(ds)}")
-    meta.rec, meta.features, meta.package = np.concatenate(recs), np.concatenate(feats), np.concatenate(pkgs)
+    meta.features, meta.package = np.concatenate(feats), np.concatenate(pkgs)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, rec=meta.rec, features=meta.features, package=meta.package)
+        np.savez_compressed(path, features=meta.features, package=meta.package)
     return meta
 
 
@@ -186,7 +185,7 @@ def load_evidence(analyzer, specs: Sequence[SourceSpec], data_dir: str | os.Path
         ds = open_dataset(spec.name, data_dir, **source_options(analyzer, spec.name))
         ev = source_evidence(analyzer, ds, cache, progress=progress)
         # a record whose read lead is not an ECG (an artifact the reader refuses) has no evidence: left out
-        parts.append(ev.take(np.isin(ev.fold, spec.folds) & np.isfinite(ev.rec).all(axis=1)))
+        parts.append(ev.take(np.isin(ev.fold, spec.folds) & np.isfinite(ev.package).all(axis=1)))
     return EvidenceData.concat(parts)
 
 
@@ -248,7 +247,7 @@ def fit_combiner(analyzer, data: EvidenceData, **kwargs: Any) -> EvidenceCombine
 
 def combined_probabilities(analyzer, comb: EvidenceCombiner, data: EvidenceData) -> np.ndarray:
     """What the Analyzer returns for ``data``'s records with ``comb`` in the package."""
-    return comb.combine(data.package, data.features)[0]
+    return comb.combine(data.package, data.features, explain=False)[0]
 
 
 CARD_SECTION = "## Evidence combination"
