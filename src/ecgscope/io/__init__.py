@@ -34,6 +34,7 @@ from ecgscope.io._source import (
     safe_name,
     sniff_bytes,
     staged_files,
+    unsupported_xml,
     unzip_members,
 )
 from ecgscope.io._units import UnitsInferredWarning
@@ -237,9 +238,7 @@ def load_record(
                 raise RecordFormatError("name ends in .dcm but the content is not DICOM (no DICM preamble)",
                                         source=label, code="content_mismatch")
             if sniffed == "xml":
-                from ecgscope.io._source import _not_aecg
-
-                raise _not_aecg(data[:4096], label)
+                raise unsupported_xml(data[:4096], label)
             if ext in (".hea",) or sniffed == "wfdb":
                 raise RecordFormatError("a WFDB header alone has no samples; send the .hea with its data file(s)",
                                         source=label, code="missing_data_file")

@@ -31,7 +31,7 @@ _EXT = {
     ".zip": "zip",
     ".mat": "mat",
     ".dat": "wfdb",
-    ".xml": "aecg",
+    ".xml": "xml",  # any XML ECG: the content (its root element) says which
     ".dcm": "dicom",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -75,9 +75,7 @@ def sniff_bytes(head: bytes) -> str | None:
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 text: only XML ECGs come so
-        from ecgscope.io._xml import xml_root_name
-
-        return XML_FORMATS.get(xml_root_name(head) or "", "xml")
+        return _xml_format(head)
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "dicom"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -98,9 +96,7 @@ def sniff_bytes(head: bytes) -> str | None:
     if stripped.startswith(("{", "[")):
         return "json"
     if stripped.startswith("<"):  # XML: the dialects read by their root element; any other is named, never CSV
-        from ecgscope.io._xml import xml_root_name
-
-        return XML_FORMATS.get(xml_root_name(head) or "", "xml")
+        return _xml_format(head)
     first = next((ln for ln in stripped.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
     if first and _WFDB_HEADER_LINE.match(first) and "," not in first and len(first.split()) <= 8:
         tokens = first.split()
@@ -111,7 +107,15 @@ def sniff_bytes(head: bytes) -> str | None:
     return "csv"
 
 
-def _not_aecg(head: bytes, source: str) -> RecordFormatError:
+def _xml_format(head: bytes) -> str:
+    """The XML ECG format of a document by its root element, or ``"xml"`` for a dialect not read."""
+    from ecgscope.io._xml import xml_root_name
+
+    return XML_FORMATS.get(xml_root_name(head) or "", "xml")
+
+
+def unsupported_xml(head: bytes, source: str) -> RecordFormatError:
+    """The error for XML that is none of the XML ECGs read (or for a .xml file that is not XML)."""
     from ecgscope.io._xml import xml_root_name
 
     root = xml_root_name(head)
@@ -151,7 +155,7 @@ def detect_format(path: Path) -> str:
             f"a .dat signal file needs its header {path.with_suffix('.hea').name} beside it", source=str(path)
         )
     if sniffed == "xml":
-        raise _not_aecg(head, str(path))
+        raise unsupported_xml(head, str(path))
     if by_ext is not None:
         text_formats = {"csv", "json", "wfdb"}
         if by_ext in text_formats and sniffed not in text_formats:
@@ -164,9 +168,9 @@ def detect_format(path: Path) -> str:
             raise RecordFormatError(
                 "file has a .json extension but does not start with '{' or '['", source=str(path), code="bad_json"
             )
-        if by_ext == "aecg":  # .xml: whichever XML ECG the content is
+        if by_ext == "xml":  # whichever XML ECG the content is (other XML was refused above)
             if sniffed not in XML_FORMATS.values():
-                raise _not_aecg(head, str(path))
+                raise unsupported_xml(head, str(path))
             return sniffed
         if by_ext in ("edf", "npy", "zip", "npz", "dicom") and sniffed not in (by_ext, "zip" if by_ext == "npz" else by_ext):
             raise RecordFormatError(
