@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 from _common import write_table_and_results
 
+from ecgscope.benchmark.report import paired_difference
 from ecgscope.datasets import open_dataset
-from ecgscope.evaluate.metrics import auroc
+from ecgscope.evaluate.metrics import macro_auroc
 from ecgscope.models.heads import HEADS
 
 ENCODERS = ("stmem_tiny", "ecgfm_tiny")
@@ -87,7 +88,7 @@ def _cell_predictions(encoder: str, head: str, seed: int, epochs: int, data_dir:
 
 
 def _macro(y: np.ndarray, p: np.ndarray, cols: list[int]) -> float:
-    return float(np.mean([auroc(y[np.isfinite(y[:, j]), j], p[np.isfinite(y[:, j]), j]) for j in cols]))
+    return macro_auroc(y[:, cols], p[:, cols])
 
 
 def _scorable(y: np.ndarray) -> list[int]:
@@ -95,17 +96,9 @@ def _scorable(y: np.ndarray) -> list[int]:
 
 
 def _paired_diff_ci(y, p_head, p_base, cols, n_boot=1000, seed=0) -> tuple[float, float, float]:
-    rng = np.random.default_rng(seed)
-    d = _macro(y, p_head, cols) - _macro(y, p_base, cols)
-    boots = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(y), len(y))
-        try:
-            boots.append(_macro(y[i], p_head[i], cols) - _macro(y[i], p_base[i], cols))
-        except ValueError:
-            continue
-    lo, hi = np.nanpercentile(boots, [2.5, 97.5])
-    return d, float(lo), float(hi)
+    """Macro AUROC of head minus base over ``cols``, paired bootstrap over test records (the grid's own)."""
+    d = paired_difference(y[:, cols], p_head[:, cols], p_base[:, cols], n_bootstrap=n_boot, seed=seed)
+    return d["difference"], d["lo"], d["hi"]
 
 
 def main() -> None:

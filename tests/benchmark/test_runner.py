@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from ecgscope.benchmark import GridConfig, epochs_for_fraction, grid_cells, run_grid, tidy_table, write_report
-from ecgscope.benchmark.report import _paired_difference, load_cells
+from ecgscope.benchmark.report import load_cells, paired_difference
 from ecgscope.benchmark.runner import score_predictions
 from ecgscope.cli import main
 from ecgscope.tasks import TASKS, Task, register_task
@@ -59,7 +59,7 @@ def test_scoring_matches_sklearn_on_fixed_arrays():
     assert res["test"]["macro"]["auroc"]["value"] == pytest.approx(macro)
     # the paired difference is the difference of scikit-learn's macro AUROCs
     p2 = np.clip(p + np.random.default_rng(1).normal(0, 0.2, p.shape), 0, 1)
-    d = _paired_difference(y, p, p2, n_bootstrap=100, seed=0)
+    d = paired_difference(y, p, p2, n_bootstrap=100, seed=0)
     ref = [roc_auc_score(y[~np.isnan(y[:, j]), j], q[~np.isnan(y[:, j]), j]) for q in (p, p2) for j in (0, 1)]
     assert d["difference"] == pytest.approx((ref[0] + ref[1]) / 2 - (ref[2] + ref[3]) / 2, abs=1e-12)
     assert d["lo"] <= d["difference"] <= d["hi"]

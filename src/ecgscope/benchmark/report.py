@@ -71,7 +71,7 @@ def summary_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def _paired_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, n_bootstrap: int, seed: int) -> dict:
+def paired_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, n_bootstrap: int, seed: int) -> dict:
     """Macro AUROC of a minus b on the same test records, with a paired percentile-bootstrap 95 % CI."""
     diff = macro_auroc(y, p_a) - macro_auroc(y, p_b)
     rng = np.random.default_rng(seed)
@@ -120,7 +120,7 @@ def comparisons(out: str | Path, cells: list[dict[str, Any]], n_bootstrap: int =
             pb = np.load(Path(out, "cells", f"{b['cell']}.npz"))
             if not np.array_equal(pa["test_true"], pb["test_true"], equal_nan=True):
                 raise ValueError(f"{a['cell']} and {b['cell']} were scored on different test records")
-            d = _paired_difference(pa["test_true"].astype(np.float64), pa["test_prob"].astype(np.float64),
+            d = paired_difference(pa["test_true"].astype(np.float64), pa["test_prob"].astype(np.float64),
                                    pb["test_prob"].astype(np.float64), n_bootstrap, seed)
             verdict = ("holds" if d["difference"] >= 0 else "fails") + (
                 " (difference not significant)" if d["lo"] <= 0 <= d["hi"] else " (CI excludes 0)")
