@@ -1,4 +1,4 @@
-"""Hospital-cart formats (HL7 aECG, DICOM ECG, GE MUSE and Philips XML): write-then-read of every PTB-XL 500 Hz record here (exact?), and
+"""Hospital-cart formats (HL7 aECG, DICOM ECG, GE MUSE and Philips XML, SCP-ECG): write-then-read of every PTB-XL 500 Hz record here (exact?), and
 each reader's speed.
 
 For each record and format: ``save_record(rec, "x.xml" | "x.dcm")`` then ``load_record``; the round trip is exact
@@ -27,7 +27,8 @@ FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures"
 FORMATS = {"HL7 aECG": (".xml", FIXTURES / "aecg" / "fda_subject1_0.xml"),
            "DICOM 12-lead ECG": (".dcm", FIXTURES / "dicom" / "waveform_ecg.dcm"),
            "GE MUSE XML (read only)": (None, FIXTURES / "muse" / "musephi_ecg1.xml"),
-           "Philips XML, XLI (read only)": (None, FIXTURES / "philips" / "philips_1-04-01_2020-5-18.xml")}
+           "Philips XML, XLI (read only)": (None, FIXTURES / "philips" / "philips_1-04-01_2020-5-18.xml"),
+           "SCP-ECG, Huffman (read only)": (None, FIXTURES / "scp" / "ecgtoolkit_example.scp")}
 
 
 def _roundtrip(ds, n: int, ext: str, tmp: Path) -> dict:
@@ -86,7 +87,8 @@ def main() -> None:
     lines += ["", "One thread. Public samples: `tests/fixtures/aecg/fda_subject1_0.xml` (10 s, 12 leads, 500 Hz) and "
               "`tests/fixtures/dicom/waveform_ecg.dcm` (10 s, 12 leads, 1000 Hz) and `tests/fixtures/muse/musephi_ecg1.xml` "
               "(10 s, 8 stored + 4 derived leads, 500 Hz) and `tests/fixtures/philips/philips_1-04-01_2020-5-18.xml` (11 s, "
-              "XLI, 500 Hz); licenses in tests/fixtures/README.md."]
+              "XLI, 500 Hz) and `tests/fixtures/scp/ecgtoolkit_example.scp` (10 s, 12 leads, 500 Hz, default Huffman table); licenses in "
+              "tests/fixtures/README.md."]
     write_table_and_results("cart_roundtrip", lines, payload)
 
 

@@ -111,3 +111,29 @@ def parse_lead_list(text: str) -> tuple[str, ...]:
         if known and std in STANDARD_LEADS:
             found.append(std)
     return tuple(dict.fromkeys(found))
+
+
+# Einthoven's and Goldberger's relations: every limb lead from leads I and II
+_FROM_I_AND_II = {"III": lambda i, ii: ii - i, "aVR": lambda i, ii: -(i + ii) / 2, "aVL": lambda i, ii: i - ii / 2,
+                  "aVF": lambda i, ii: ii - i / 2}
+
+
+def derive_limb_leads(leads: dict) -> list[str]:
+    """Add the limb leads a cart did not store (III, aVR, aVL, aVF) to ``leads`` from its I and II, in place.
+
+    Carts that store the eight independent leads (I, II, V1-V6; GE MUSE, many SCP-ECG files) leave the other four
+    to the reader.  Returns the names added (none when I or II is missing).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> leads = {"I": np.array([1.0]), "II": np.array([3.0])}
+    >>> derive_limb_leads(leads), float(leads["III"][0]), float(leads["aVR"][0])
+    (['III', 'aVR', 'aVL', 'aVF'], 2.0, -2.0)
+    """
+    if "I" not in leads or "II" not in leads:
+        return []
+    added = [name for name in _FROM_I_AND_II if name not in leads]
+    for name in added:
+        leads[name] = _FROM_I_AND_II[name](leads["I"], leads["II"])
+    return added

@@ -235,3 +235,16 @@ def test_a_dicom_ecg_uploads_and_one_without_a_waveform_is_a_422(api):
     assert r.status_code == 422 and "no waveform module" in r.json()["detail"]["message"]
     r = _upload(api, [("files", (sample.name, sample.read_bytes()))])
     assert r.status_code == 201, r.text
+
+
+def test_an_scp_ecg_uploads_and_a_truncated_one_is_a_422(api):
+    from pathlib import Path
+
+    sample = Path(__file__).parents[1] / "fixtures" / "scp" / "ecgtoolkit_example.scp"
+    data = sample.read_bytes()
+    r = _upload(api, [("files", ("cut.scp", data[: len(data) // 2]))])
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "truncated", r.text
+    assert "cut.scp" in r.json()["detail"]["source"]
+    r = _upload(api, [("files", (sample.name, data))])
+    assert r.status_code == 201, r.text
+    assert api.client.get("/api/v1/records", headers=api.h("alice")).json()["total"] == 1

@@ -3,7 +3,8 @@
 ``load_record`` is the one entry point.  It accepts
 
 * a path (``.hea``/``.dat``/``.mat`` WFDB or Challenge record, a WFDB base name, ``.csv``, ``.json``,
-  ``.edf``, ``.mat``, ``.npy``, ``.npz``, an HL7 aECG, GE MUSE or Philips ``.xml``, a DICOM ECG ``.dcm``, or a ``.zip`` holding
+  ``.edf``, ``.mat``, ``.npy``, ``.npz``, an HL7 aECG, GE MUSE or Philips ``.xml``, a DICOM ECG ``.dcm``, an SCP-ECG
+  ``.scp``, or a ``.zip`` holding
   one record),
 * raw ``bytes`` of a single-file format (with ``name=`` as a hint), or
 * a mapping ``{file name: bytes}`` for multi-file records such as a WFDB ``.hea`` + ``.dat`` upload.
@@ -46,6 +47,7 @@ from ecgscope.io.edf_format import read_edf, write_edf
 from ecgscope.io.json_format import read_json, record_to_json_dict, write_json
 from ecgscope.io.muse_format import read_muse
 from ecgscope.io.philips_format import read_philips
+from ecgscope.io.scp_format import read_scp
 from ecgscope.io.wfdb_format import read_wfdb, wfdb_signal_files, write_wfdb
 from ecgscope.record import Record
 
@@ -66,6 +68,7 @@ __all__ = [
     "write_dicom",
     "read_muse",
     "read_philips",
+    "read_scp",
     "write_wfdb",
     "write_csv",
     "write_json",
@@ -82,7 +85,7 @@ def _check_format_name(fmt: str | None) -> str | None:
         return None
     key = fmt.lower().lstrip(".")
     aliases = {"hea": "wfdb", "physionet": "wfdb", "challenge": "wfdb", "bdf": "edf", "txt": "csv", "tsv": "csv",
-               "xml": "aecg", "hl7": "aecg", "dcm": "dicom"}
+               "xml": "aecg", "hl7": "aecg", "dcm": "dicom", "scpecg": "scp"}
     key = aliases.get(key, key)
     if key not in FORMATS:
         raise UnsupportedFormatError(f"unknown format {fmt!r}; supported: {', '.join(FORMATS)}")
@@ -115,6 +118,8 @@ def _read_path(path: Path, fmt: str, fs: float | None, units: str | None, leads,
         return read_muse(path)
     if fmt == "philips":
         return read_philips(path)
+    if fmt == "scp":
+        return read_scp(path)
     return read_array_file(path, fmt, fs=fs, units=units, leads=leads)
 
 
@@ -177,7 +182,7 @@ def load_record(
     ----------
     source : path, bytes or mapping of file name to bytes
     format : str, optional
-        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``, ``aecg``, ``dicom``, ``muse``, ``philips``);
+        Force a format (``wfdb``, ``mat``, ``csv``, ``json``, ``edf``, ``npy``, ``npz``, ``zip``, ``aecg``, ``dicom``, ``muse``, ``philips``, ``scp``);
         detected from content and extension by default.
     fs : float, optional
         Sampling rate, needed by formats that do not carry one (``npy``, bare ``.mat``, CSV without
@@ -234,6 +239,8 @@ def load_record(
             fmt = sniffed
             if ext == ".mat" and sniffed in (None, "csv"):
                 fmt = "mat"
+            if ext == ".scp":
+                fmt = "scp"  # an SCP-ECG 1.x file may lack the "SCPECG" mark; its reader checks the rest
             if ext == ".dcm" and sniffed != "dicom":
                 raise RecordFormatError("name ends in .dcm but the content is not DICOM (no DICM preamble)",
                                         source=label, code="content_mismatch")
@@ -263,6 +270,8 @@ def load_record(
             return read_muse(data, source=label)
         if fmt == "philips":
             return read_philips(data, source=label)
+        if fmt == "scp":
+            return read_scp(data, source=label)
         if fmt in ("mat", "npy", "npz"):
             return read_array_file(data, fmt, fs=fs, units=units, leads=leads, source=label)
         raise RecordFormatError("WFDB input needs its files by name: pass {name: bytes} or a zip", source=label,

@@ -15,7 +15,7 @@ from ecgscope.errors import FileTooLargeError, MissingInputError, RecordFormatEr
 
 DEFAULT_MAX_BYTES = 512 * 1024**2  # a 24-h 12-lead Holter at 500 Hz in 16-bit is ~1 GB; refuse well before 2 GB
 
-FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg", "dicom", "muse", "philips")
+FORMATS = ("wfdb", "mat", "csv", "json", "edf", "npy", "npz", "zip", "aecg", "dicom", "muse", "philips", "scp")
 # the XML ECGs read, by root element
 XML_FORMATS = {"AnnotatedECG": "aecg", "RestingECG": "muse", "restingecgdata": "philips"}
 _EXT = {
@@ -33,6 +33,7 @@ _EXT = {
     ".dat": "wfdb",
     ".xml": "xml",  # any XML ECG: the content (its root element) says which
     ".dcm": "dicom",
+    ".scp": "scp",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _WFDB_HEADER_LINE = re.compile(r"^\s*[^\s#]+(/\d+)?\s+\d+(\s+[0-9.eE+\-]+(/[0-9.eE+\-]+)?(\([0-9.eE+\-]+\))?)?(\s+\d+)?")
@@ -76,6 +77,8 @@ def sniff_bytes(head: bytes) -> str | None:
         return "npy"
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 text: only XML ECGs come so
         return _xml_format(head)
+    if len(head) >= 22 and head[8:10] == b"\x00\x00" and head[16:22] == b"SCPECG":  # SCP-ECG's section 0 header
+        return "scp"
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "dicom"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -179,7 +182,7 @@ def detect_format(path: Path) -> str:
                 source=str(path),
                 code="content_mismatch",
             )
-        return by_ext
+        return by_ext  # .scp included: an SCP-ECG 1.x file may lack the "SCPECG" mark; its reader checks the rest
     if sniffed is None:
         raise UnsupportedFormatError(
             f"cannot tell the format of {path.name!r} from its extension or content; "

@@ -35,14 +35,12 @@ import numpy as np
 from ecgscope.errors import RecordFormatError
 from ecgscope.io._source import source_bytes
 from ecgscope.io._xml import parse_xml
+from ecgscope.leads import STANDARD_LEADS, derive_limb_leads
 from ecgscope.record import Record
 
 _UNITS = {"MICROVOLTS": 0.001, "MILLIVOLTS": 1.0}
 _MEASUREMENTS = ("VentricularRate", "AtrialRate", "PRInterval", "QRSDuration", "QTInterval", "QTCorrected", "PAxis",
                  "RAxis", "TAxis", "QRSCount", "QOnset", "QOffset", "POnset", "POffset", "TOffset")
-_DERIVED = {"III": lambda i, ii: ii - i, "aVR": lambda i, ii: -(i + ii) / 2, "aVL": lambda i, ii: i - ii / 2,
-            "aVF": lambda i, ii: ii - i / 2}
-_ORDER = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
 def _int(el: Element, tag: str, what: str, source: str) -> int:
@@ -125,13 +123,8 @@ def read_muse(data: str | Path | bytes, *, source: str | None = None) -> Record:
     lengths = {len(v) for v in leads.values()}
     if len(lengths) > 1:
         raise RecordFormatError(f"leads differ in length: {sorted(lengths)} samples", source=source, code="bad_muse")
-    derived = []
-    if "I" in leads and "II" in leads:
-        for name, f in _DERIVED.items():
-            if name not in leads:
-                leads[name] = f(leads["I"], leads["II"])
-                derived.append(name)
-    names = [n for n in _ORDER if n in leads] + [n for n in leads if n not in _ORDER]
+    derived = derive_limb_leads(leads)
+    names = [n for n in STANDARD_LEADS if n in leads] + [n for n in leads if n not in STANDARD_LEADS]
     meta: dict[str, Any] = {}
     if derived:
         meta["derived_leads"] = derived
