@@ -232,3 +232,23 @@ MALFORMED = {
 def test_malformed_scp_is_refused_with_a_message_naming_file_and_problem(case, assert_refused):
     data, code, words = MALFORMED[case]
     assert_refused(data, "record.scp", code, words)
+
+
+def test_huffman_table_switching_and_value_codes():
+    # table 1: "0" -> 0, "10" -> switch to table 2, "11" + 8 bits -> that value; table 2: "0" -> 5, "1" -> table 1
+    # (base codes are the codes as transmitted, first bit in the lowest bit)
+    tables = struct.pack("<H", 2) + struct.pack("<H", 3) + b"".join(
+        struct.pack("<BBBhI", *c) for c in [(1, 1, 1, 0, 0), (2, 2, 0, 2, 1), (2, 10, 1, 0, 3)]
+    ) + struct.pack("<H", 2) + b"".join(struct.pack("<BBBhI", *c) for c in [(1, 1, 1, 5, 0), (1, 1, 0, 1, 1)])
+    values = [0, 0, 17, -3, 5, 5, 0, 0, -128, 0]
+    bits = "0" + "0" + "11" + "00010001" + "11" + "11111101" + "10" + "0" + "0" + "1" + "0" + "0" + "11" + "10000000" + "0"
+    repeats = 120  # a Record is at least 2 s; the sequence starts and ends in table 1
+    values, bits = values * repeats, bits * repeats
+    bits += "0" * (-len(bits) % 8)
+    stream = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    n = len(values)
+    leads = 2  # I and II, the same stream twice
+    s3 = struct.pack("<BB", leads, 4 | (leads << 3)) + struct.pack("<IIB", 1, n, 1) + struct.pack("<IIB", 1, n, 2)
+    s6 = struct.pack("<HHBB", 10_000, 2000, 0, 0) + struct.pack("<2H", len(stream), len(stream)) + stream * 2
+    rec = load_record(build({2: tables, 3: s3, 6: s6}), name="switch.scp")
+    np.testing.assert_allclose(rec.signal[rec.leads.index("I")], np.array(values) * 0.01, atol=1e-7)

@@ -70,7 +70,7 @@ def convert(
     units: UnitsOption = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")] = False,
 ) -> None:
-    """Convert an ECG file to WFDB, CSV, JSON or EDF."""
+    """Convert an ECG file to WFDB, CSV, JSON, EDF, HL7 aECG or DICOM."""
     from ecgscope.errors import UnsupportedFormatError
 
     key = to.lower().lstrip(".")
