@@ -23,6 +23,7 @@ app = typer.Typer(
 
 # command modules register on `app` when imported
 from ecgscope.cli import (  # noqa: E402,F401
+    batch_commands,
     benchmark_commands,
     data_commands,
     inference_commands,
