@@ -28,30 +28,6 @@ from ecgscope.labels import LABELS
 pytestmark = pytest.mark.xdist_group("batch")  # worker pools of their own: one such test at a time
 
 
-def copy_record(hea: Path, to: Path) -> Path:
-    """A WFDB record (header and signal files) copied into ``to``."""
-    from ecgscope.batch.worker import record_files
-
-    to.mkdir(parents=True, exist_ok=True)
-    for f in record_files(hea):
-        shutil.copy(f, to / f.name)
-    return to / hea.name
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory, data_dir) -> Path:
-    """A small archive of real records: 12-lead LUDB and PTB-XL, single-lead CinC 2017, in nested folders."""
-    root = tmp_path_factory.mktemp("archive")
-    for i in range(1, 9):
-        copy_record(data_dir / "ludb" / "data" / f"{i}.hea", root / "ludb")
-    for name in ("00001_lr", "00002_lr", "00003_lr", "00004_lr"):
-        copy_record(data_dir / "ptbxl" / "records100" / "00000" / f"{name}.hea", root / "ptbxl" / "00000")
-    for name in ("A00006", "A00007", "A00013", "A00014"):
-        copy_record(data_dir / "cinc2017" / f"{name}.hea", root / "cinc")
-    (root / "ludb" / "RECORDS").write_text("1\n2\n")  # not a record: left out
-    return root
-
-
 def _pids_of_pool() -> list[int]:
     """This process's spawned multiprocessing workers."""
     me, found = os.getpid(), []
@@ -155,7 +131,7 @@ def test_a_killed_job_resumes_to_exactly_one_row_per_record(archive, tmp_path):
     assert not (out / "_tmp").exists() or not any((out / "_tmp").iterdir())
 
 
-def test_bad_input_becomes_error_rows_beside_the_good_records(archive, tmp_path, data_dir):
+def test_bad_input_becomes_error_rows_beside_the_good_records(archive, tmp_path, copy_record):
     bad = tmp_path / "incoming"
     bad.mkdir()
     good = copy_record(archive / "ludb" / "1.hea", bad)
@@ -226,3 +202,13 @@ def test_the_output_is_one_parquet_table_that_pandas_reads(archive, tmp_path):
     run_batch([archive / "cinc"], out, workers=1, options=BatchOptions(fast=True), shard_rows=2)
     df = pd.read_parquet(out)  # the directory, as any Parquet reader takes it
     assert len(df) == 4 and np.isfinite(df.p_atrial_fibrillation).all()
+
+
+def test_the_docs_describe_every_column_of_the_schema():
+    from ecgscope.batch.schema import POSITIVE_COLUMNS
+
+    text = (Path(__file__).parents[2] / "docs" / "batch.md").read_text()
+    for column in COLUMNS:
+        if column not in POSITIVE_COLUMNS:  # those are named once, as pos_<label>
+            assert f"`{column}`" in text, column
+    assert "**1.0**" in text

@@ -9,10 +9,10 @@ calls the inference API only: it never imports the server or the CLI.
 from ecgscope.batch.engines import ENGINES, LocalEngine, RayEngine, make_engine
 from ecgscope.batch.inputs import BatchInput, BatchInputError, collect_inputs
 from ecgscope.batch.run import BatchSummary, run_batch, summary_text
-from ecgscope.batch.schema import BATCH_SCHEMA_VERSION, COLUMNS, batch_schema, label_column
+from ecgscope.batch.schema import BATCH_SCHEMA_VERSION, COLUMNS, PROB_COLUMNS, batch_schema, label_column
 from ecgscope.batch.store import BatchOutputError, ShardStore, read_batch
 from ecgscope.batch.worker import BatchOptions
 
-__all__ = ["BATCH_SCHEMA_VERSION", "COLUMNS", "ENGINES", "BatchInput", "BatchInputError", "BatchOptions",
+__all__ = ["BATCH_SCHEMA_VERSION", "COLUMNS", "ENGINES", "PROB_COLUMNS", "BatchInput", "BatchInputError", "BatchOptions",
            "BatchOutputError", "BatchSummary", "LocalEngine", "RayEngine", "ShardStore", "batch_schema",
            "collect_inputs", "label_column", "make_engine", "read_batch", "run_batch", "summary_text"]

@@ -17,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
+from ecgscope._ray import connect_ray
 from ecgscope.batch.worker import BatchOptions, BatchWorker
 from ecgscope.errors import ECGScopeError
 
@@ -140,25 +141,8 @@ class RayEngine:
         self.n_actors = workers or 0
         self.actors: list[Any] = []
 
-    def _connect(self):
-        try:
-            import ray
-        except ImportError:
-            raise BatchEngineError("--engine ray needs Ray: pip install 'ray[data]'") from None
-        started = False
-        if not ray.is_initialized():
-            if self.address is None:  # a private instance for this job: no one else can reach it
-                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            try:
-                ray.init(address=self.address, num_cpus=None if self.address else (self.workers or os.cpu_count()),
-                         include_dashboard=False, log_to_driver=False, configure_logging=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise BatchEngineError(f"cannot reach the Ray cluster at {self.address!r}: {exc}") from None
-            started = True
-        return ray, started
-
     def run(self, chunks: Iterable[Chunk], options: BatchOptions, on_rows: OnRows) -> None:
-        ray, started = self._connect()
+        ray, started = connect_ray(self.address, self.workers)
         from ray.exceptions import RayActorError, RayTaskError
 
         try:

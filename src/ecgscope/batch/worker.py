@@ -75,6 +75,10 @@ class BatchWorker:
         self.options, self.engine = options, engine
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._analyzers: dict[str, Any] = {}
+        # one worker per core: every thread pool in the process (torch, BLAS, OpenMP) gets options.threads
+        from threadpoolctl import threadpool_limits
+
+        self._limits = threadpool_limits(options.threads)
         try:
             import torch
 

@@ -45,6 +45,12 @@ def serve(
     processes: Annotated[int | None, typer.Option(
         "--processes", help="Worker processes that run analyses; 0 runs them in the server's threads "
                             "[env ECGSCOPE_ANALYSIS_PROCESSES; default the number of CPUs, at most 8].")] = None,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="Where those workers run: processes (this machine) or ray (--processes actors on a Ray "
+                         "cluster) [env ECGSCOPE_ANALYSIS_ENGINE; default processes].")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="Ray cluster for --engine ray ('auto', 'head:6379'); empty starts one here "
+                              "[env ECGSCOPE_RAY_ADDRESS].")] = None,
 ) -> None:
     """Run the API server and the dashboard."""
     import uvicorn
@@ -57,7 +63,8 @@ def serve(
     from ecgscope.server.seed import seed_examples as seed
 
     settings = _settings(db, state_dir, workers=workers, analysis_backend=backend.lower() if backend else None,
-                         analysis_processes=processes)
+                         analysis_processes=processes, analysis_engine=engine.lower() if engine else None,
+                         ray_address=ray_address)
     setup = ServerContext(settings)
     setup.start()
     with setup.db.session() as s:

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from ecgscope.record import Record
 from ecgscope.server.db import Database, RecordFile, RecordRow
-from ecgscope.server.engine_pool import EnginePool
+from ecgscope.server.engine_pool import EnginePool, RayEnginePool
 from ecgscope.server.settings import Settings
 from ecgscope.server.storage import BlobStore
 
@@ -76,8 +76,13 @@ class ServerContext:
         self.analysis_pool = WorkerPool(settings.workers)  # analyses and PDF reports
         self.records = RecordCache()
         # the analyses themselves run in worker processes when configured (started by the app's lifespan)
-        self.engine_pool = (EnginePool(settings.analysis_processes, settings.analysis_backend,
-                                       settings.analysis_threads) if settings.analysis_processes > 0 else None)
+        self.engine_pool: EnginePool | RayEnginePool | None = None
+        if settings.analysis_processes > 0 and settings.analysis_engine == "ray":
+            self.engine_pool = RayEnginePool(settings.analysis_processes, settings.analysis_backend,
+                                             settings.analysis_threads, settings.ray_address or None)
+        elif settings.analysis_processes > 0:
+            self.engine_pool = EnginePool(settings.analysis_processes, settings.analysis_backend,
+                                          settings.analysis_threads)
 
     def start(self, sweep_min_age_s: float = 0.0) -> dict[str, int]:
         """Create tables and clear what a crash may have left (temporary files, orphan blobs)."""

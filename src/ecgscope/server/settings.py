@@ -18,6 +18,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024**2  # a 10-min 12-lead recording at 500 Hz 
 # bytes of multipart framing (boundaries, part headers) allowed on top of the file bytes
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 ANALYSIS_BACKENDS = ("torch", "onnx")
+ANALYSIS_ENGINES = ("processes", "ray")
 # ONNX Runtime: 13-17 % less time per 10-s 12-lead analysis than PyTorch in the server (paired, interleaved
 # runs: benchmarks/server_load.py --compare-backends; docs/server.md); saliency runs on PyTorch either way
 DEFAULT_ANALYSIS_BACKEND = "onnx"
@@ -91,6 +92,11 @@ class Settings:
         CPUs, at most 8: each holds the models, ~0.4 GB; see :mod:`ecgscope.server.engine_pool`).
         0 runs them in the server process's threads, where half of each analysis's work holds the
         interpreter lock: one core's worth of analyses.
+    analysis_engine : {"processes", "ray"}
+        Where those workers run (``ECGSCOPE_ANALYSIS_ENGINE``): worker processes on this machine, or
+        ``analysis_processes`` Ray actors on the cluster at ``ray_address`` (``ECGSCOPE_RAY_ADDRESS``; empty starts
+        a Ray instance on this machine), so analysis capacity grows with the cluster's nodes.
+    ray_address : str
     """
 
     state_dir: Path = Path("var")
@@ -104,6 +110,8 @@ class Settings:
     analysis_backend: str = DEFAULT_ANALYSIS_BACKEND
     analysis_threads: int = 0  # 0: cpus // workers (at least 1)
     analysis_processes: int = field(default_factory=_default_analysis_processes)
+    analysis_engine: str = "processes"
+    ray_address: str = ""
 
     def __post_init__(self) -> None:
         state = Path(self.state_dir).expanduser().resolve()
@@ -124,6 +132,9 @@ class Settings:
         if self.analysis_processes < 0:
             raise ECGScopeError(f"analysis_processes must be >= 0; got {self.analysis_processes}",
                                 code="bad_setting")
+        if self.analysis_engine not in ANALYSIS_ENGINES:
+            raise ECGScopeError(f"analysis_engine must be one of {', '.join(ANALYSIS_ENGINES)}; "
+                                f"got {self.analysis_engine!r}", code="bad_setting")
         if self.analysis_threads == 0:
             object.__setattr__(self, "analysis_threads", max(1, _cpus() // self.workers))
 
@@ -143,6 +154,8 @@ class Settings:
             analysis_backend=(_env("ANALYSIS_BACKEND") or DEFAULT_ANALYSIS_BACKEND).lower(),
             analysis_threads=_env_int("ANALYSIS_THREADS", 0),
             analysis_processes=_env_int("ANALYSIS_PROCESSES", _default_analysis_processes()),
+            analysis_engine=(_env("ANALYSIS_ENGINE") or "processes").lower(),
+            ray_address=_env("RAY_ADDRESS", "") or "",
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if not given:
