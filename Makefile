@@ -32,13 +32,14 @@ $(WEB_DIST): $(WEB_SRC)
 
 web: $(WEB_DIST)
 
-# headless Chromium and pdftoppm for the browser and PDF tests (Debian packages; installed when root)
+# headless Chromium and pdftoppm for the browser and PDF tests, PostgreSQL for the server's database test
+# (Debian packages; installed when root)
 browser-deps:
-	@if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils postgresql >/dev/null; \
 	  else \
-	    echo "warning: chromium/pdftoppm are missing and this is not root: run 'sudo apt-get install -y chromium poppler-utils'; the browser and PDF tests will fail until then" >&2; \
+	    echo "warning: chromium/pdftoppm/postgresql are missing and this is not root: run 'sudo apt-get install -y chromium poppler-utils postgresql'; the browser, PDF and PostgreSQL tests will fail or skip until then" >&2; \
 	  fi; \
 	fi
 
