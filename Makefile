@@ -77,6 +77,11 @@ PACKAGE := $(BIN)/ecgscope calibrate --data-dir $(DATA)
 EVIDENCE := $(PY) -m ecgscope.train.evidence --data-dir $(DATA)
 EVIDENCE_12LEAD := ptbxl100:9 ptbxl:9 ludb:1-9
 EVIDENCE_1LEAD := ptbxl100:9 ptbxl:9 cinc2017:1-9 mitdb:1-9 ludb:1-9 cpsc2021:1-5
+# the int8 network of each package: calibrated on training folds, shipped only if validation folds lose
+# <= 0.002 macro AUROC (ecgscope.train.quantize)
+QUANTIZE := $(PY) -m ecgscope.train.quantize --data-dir $(DATA) --calibrate ptbxl100:1-8
+QUANTIZE_12LEAD := ptbxl100:9 ptbxl:9
+QUANTIZE_1LEAD := ptbxl100:9 ptbxl:9 cinc2017:9
 
 $(RUN_17_12LEAD)/metrics.json: | $(STAMP)
 	$(TRAIN_SHIPPED) --task ptbxl17 --input '12-lead 10 s' --seed $(SEED_17_12LEAD) --out $(RUN_17_12LEAD)
@@ -89,6 +94,7 @@ models-17-12lead: $(RUN_17_12LEAD)/metrics.json
 		--out $(PRETRAINED)/ecgscope-17-12lead \
 		--description "The 17 labels from a 10-s 12-lead ECG (one window per record): a narrow 1-D ResNet with in-network signal-quality, lead-correlation and rhythm statistics (resnet1d_small_hybrid, docs/models.md). Seeds and the 1-D ResNet baseline side by side: benchmarks/results/shipped_models.md."
 	$(EVIDENCE) --package $(PRETRAINED)/ecgscope-17-12lead --sources $(EVIDENCE_12LEAD)
+	$(QUANTIZE) --package $(PRETRAINED)/ecgscope-17-12lead --validate $(QUANTIZE_12LEAD)
 
 # the wearable model reads 5-s windows every 2.5 s, blends its record head (lead I's rhythm, PR, HR) and takes its
 # Poor data quality threshold from handheld strips (CinC 2017 folds 1-9; docs/models.md)
@@ -99,6 +105,7 @@ models-17-1lead: $(RUN_17_1LEAD)/metrics.json
 		--description "The 17 labels from a single-lead strip (lead I) for wearables: resnet1d_small_hybrid (docs/models.md) trained on 5-s windows of lead I of PTB-XL (copied into all 12 channels), read every 2.5 s, its logits blended with a record head over the whole strip (rhythm statistics, PR, QRS, QT, heart rate and quality from lead I's delineation). Seeds, ablations and the 1-D ResNet baseline: benchmarks/results/shipped_models.md." \
 		--limits "$$(printf '%s\n%s' '- Trained on lead I of 12-lead clinical recordings; wearable leads differ in placement and noise. Findings that need the precordial leads (bundle branch blocks, infarction) are less reliable from one lead.' '- On handheld strips (CinC 2017, never seen by the network: benchmarks/results/wearable_cinc2017.md) it ranks AF (AUROC 0.954) and sinus rhythm (0.965) well. Its network's own Poor data quality threshold was chosen on CinC 2017 folds 1-9; the evidence combination (below) re-weighs Poor data quality with whole-record quality measurements and on the CinC 2017 test fold calls 3.7 % of clean strips and two thirds of the unreadable ones poor (benchmarks/results/evidence_combination.md). Fitted without CinC 2017 the same combination called half of the clean CinC strips poor: on a device it was not fitted on, read the signal-quality gate of the result as well. Max-aggregated labels (Poor data quality, PVC, VT, SVT with aberrancy, pacemaker) take the maximum over windows, so strips much longer than the 10-s records it was calibrated on raise them.')"
 	$(EVIDENCE) --package $(PRETRAINED)/ecgscope-17-1lead --sources $(EVIDENCE_1LEAD)
+	$(QUANTIZE) --package $(PRETRAINED)/ecgscope-17-1lead --validate $(QUANTIZE_1LEAD)
 
 # the AF detector reads whole strips: a logistic model over record-level rhythm statistics (RR irregularity,
 # P waves, atrial activity; docs/models.md), which beat every 5-s-window network on the CinC 2017 test fold

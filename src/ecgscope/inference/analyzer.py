@@ -42,7 +42,7 @@ import numpy as np
 
 from ecgscope.calibrate._base import sigmoid
 from ecgscope.errors import ContractError, RecordFormatError
-from ecgscope.inference.backends import BACKENDS, OnnxBackend, TorchBackend
+from ecgscope.inference.backends import BACKENDS, INT8_FILE, OnnxBackend, TorchBackend
 from ecgscope.inference.evidence import EvidenceCombiner
 from ecgscope.inference.package import EVIDENCE_FILE, RECORD_HEAD_FILE, ModelPackage, load_package
 from ecgscope.inference.record_head import RECORD_FEATURES, RecordHead, record_features
@@ -60,6 +60,9 @@ from ecgscope.signal.rhythm_features import MIN_RR_INTERVALS, ecg_rhythm_feature
 _MS = 1000.0
 _RHYTHM_QUALITY_WINDOW_S = 5.0  # quality flags per 5 s for the rhythm models (they have no model window)
 _FEW_BEATS = 20  # a rhythm assessment from fewer beats is flagged as less reliable
+# records prepared and classified together by analyze_many / classify_many: enough windows for the backends'
+# batches and threads, and a bounded memory (a 10-s 12-lead record is ~50 kB of windows at 100 Hz)
+BLOCK_RECORDS = 256
 
 
 @dataclass
@@ -92,8 +95,10 @@ class Analyzer:
     Parameters
     ----------
     package : ModelPackage or name or path
-    backend : {"torch", "onnx"}
-        Where a network runs (a rhythm-feature package has one engine and ignores this).
+    backend : {"torch", "onnx", "onnx-int8"}
+        Where a network runs (a rhythm-feature package has one engine and ignores this).  ``onnx-int8`` runs the
+        package's int8 network (``model.int8.onnx``), shipped only where it keeps the float network's validation
+        AUROC within 0.002 (the package's card says so); calibration and thresholds are the float network's.
     threads : int, optional
         Intra-op threads for the backend (None: the library default).
     delineation : {"learned", "neurokit"}
@@ -132,7 +137,8 @@ class Analyzer:
             self.rhythm_lead: str = self.package.meta.get("lead", "I")
         else:
             self.backend = (TorchBackend(path / "model.pt", threads) if backend == "torch"
-                            else OnnxBackend(path / "model.onnx", threads))
+                            else OnnxBackend(path / (INT8_FILE if backend == "onnx-int8" else "model.onnx"), threads,
+                                             name=backend))
             self._torch_model = self.backend.model if backend == "torch" else None
             contract = InputContract.from_dict(self.package.meta["contract"])  # written from the bundle at packaging
             if pad_short:
@@ -442,8 +448,25 @@ class Analyzer:
                                  explain_method=explain_method)[0]
 
     def analyze_many(self, records: Iterable[Record | str | os.PathLike], *, explain: bool = False,
-                     explain_labels: Sequence[str] | None = None, explain_method: str = "gradcam") -> list[Result]:
-        """Analyse several records with one batched inference call (throughput)."""
+                     explain_labels: Sequence[str] | None = None, explain_method: str = "gradcam",
+                     block: int = BLOCK_RECORDS) -> list[Result]:
+        """Analyse several records with batched inference (throughput).
+
+        Records are read, prepared and classified ``block`` at a time, so the records and windows in memory at
+        once are a block's, whatever the length of the input (a generator of paths streams)."""
+        results: list[Result] = []
+        pending: list[Record | str | os.PathLike] = []
+        for r in records:
+            pending.append(r)
+            if len(pending) >= block:
+                results += self._analyze_block(pending, explain, explain_labels, explain_method)
+                pending = []
+        if pending:
+            results += self._analyze_block(pending, explain, explain_labels, explain_method)
+        return results
+
+    def _analyze_block(self, records: list[Record | str | os.PathLike], explain: bool,
+                       explain_labels: Sequence[str] | None, explain_method: str) -> list[Result]:
         items = []
         for r in records:
             t0 = time.perf_counter()
@@ -488,8 +511,12 @@ class Analyzer:
         if self.rhythm:
             feats = [self._rhythm_statistics(r, ecg_quality(r, windows=False), [], strict=False)[0] for r in records]
             return self._calibrated(sigmoid(self.backend.logits(feats)))
-        logits, owner, head_x = self._batch_inputs(records, self.needs_record_features)
-        return np.stack([p for _, p, _ in self._probabilities(logits, owner, len(records), head_x, explain=False)])
+        out = []
+        for i in range(0, len(records), BLOCK_RECORDS):  # a block's windows in memory at once, not the input's
+            block = records[i:i + BLOCK_RECORDS]
+            logits, owner, head_x = self._batch_inputs(block, self.needs_record_features)
+            out += [p for _, p, _ in self._probabilities(logits, owner, len(block), head_x, explain=False)]
+        return np.stack(out) if out else np.zeros((0, len(self.labels)))
 
     def evidence_inputs(self, records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
         """What an evidence combination is fitted on (:mod:`ecgscope.train.evidence`), per record: the

@@ -219,3 +219,15 @@ def build_package(out_dir: str | os.PathLike, *, bundle: str | os.PathLike, cali
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def replace_card_section(card: str, title: str, section: str, before: str = "## Intended use") -> str:
+    """``card`` with its ``title`` section (up to the next ``## ``) replaced by ``section``, or ``section`` added
+    before the ``before`` section (at the end when there is none).  Packaging steps that run after the card was
+    generated (the evidence combination, the int8 network) describe themselves this way."""
+    if title in card:
+        head, _, rest = card.partition(title)
+        nxt = rest.find("\n## ")
+        card = head + (rest[nxt + 1:] if nxt >= 0 else "")
+    anchor = card.find(before)
+    return card[:anchor] + section + card[anchor:] if anchor >= 0 else card.rstrip("\n") + "\n\n" + section

@@ -17,7 +17,7 @@ ENV_PREFIX = "ECGSCOPE_"
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024**2  # a 10-min 12-lead recording at 500 Hz in 16 bit is ~7 MB
 # bytes of multipart framing (boundaries, part headers) allowed on top of the file bytes
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-ANALYSIS_BACKENDS = ("torch", "onnx")
+ANALYSIS_BACKENDS = ("torch", "onnx", "onnx-int8")
 ANALYSIS_ENGINES = ("processes", "ray")
 # ONNX Runtime: 13-17 % less time per 10-s 12-lead analysis than PyTorch in the server (paired, interleaved
 # runs: benchmarks/server_load.py --compare-backends; docs/server.md); saliency runs on PyTorch either way
@@ -81,7 +81,7 @@ class Settings:
         (``ECGSCOPE_WORKERS``, default the number of CPUs).
     web_dist : Path
         The built dashboard served at ``/`` (``ECGSCOPE_WEB_DIST``, default ``web/dist``).
-    analysis_backend : {"torch", "onnx"}
+    analysis_backend : {"torch", "onnx", "onnx-int8"}
         Where the models run (``ECGSCOPE_ANALYSIS_BACKEND``, default ``onnx``: faster per analysis).
         Saliency (``explain``) always runs on PyTorch: it needs gradients.
     analysis_threads : int

@@ -286,14 +286,9 @@ sources to combine): {', '.join(kept) or 'none'}. Per source, in source and leav
 def describe_in_package(pkg: Path, comb: EvidenceCombiner, specs: Sequence[SourceSpec],
                         version: str | None = None) -> None:
     """Write the combination into the package's card (replacing an earlier account) and meta.json."""
-    card = (pkg / "card.md").read_text()
-    if CARD_SECTION in card:  # drop the earlier account up to the next section
-        head, _, rest = card.partition(CARD_SECTION)
-        nxt = rest.find("\n## ")
-        card = head + (rest[nxt + 1:] if nxt >= 0 else "")
-    anchor = card.find("## Intended use")
-    section = card_section(comb, specs)
-    card = card[:anchor] + section + card[anchor:] if anchor >= 0 else card + "\n" + section
+    from ecgscope.inference.package import replace_card_section
+
+    card = replace_card_section((pkg / "card.md").read_text(), CARD_SECTION, card_section(comb, specs))
     meta = json.loads((pkg / "meta.json").read_text())
     if version:
         meta["version"] = version
