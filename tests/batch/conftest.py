@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,23 @@ def archive(tmp_path_factory, data_dir) -> Path:
         _copy_record(data_dir / "cinc2017" / f"{name}.hea", root / "cinc")
     (root / "ludb" / "RECORDS").write_text("1\n2\n")  # not a record: left out
     return root
+
+
+@pytest.fixture
+def kill_one_worker():
+    """``kill_one_worker(find_pids)``: a progress callback that SIGKILLs one worker process (the first of
+    ``find_pids()``) once two rows are in, and the list of the pids it killed."""
+
+    def make(find_pids):
+        killed: list[int] = []
+
+        def progress(summary) -> None:
+            if not killed and summary.analysed >= 2:
+                pids = find_pids()
+                assert pids, "no worker processes found"
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+
+        return progress, killed
+
+    return make

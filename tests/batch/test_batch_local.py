@@ -28,22 +28,6 @@ from ecgscope.labels import LABELS
 pytestmark = pytest.mark.xdist_group("batch")  # worker pools of their own: one such test at a time
 
 
-def _pids_of_pool() -> list[int]:
-    """This process's spawned multiprocessing workers."""
-    me, found = os.getpid(), []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me and b"spawn_main" in cmd:
-            found.append(int(entry.name))
-    return found
-
-
 def test_every_record_gets_one_row_with_the_analysis_of_analyze(archive, tmp_path):
     from ecgscope.inference import Analyzer, choose_model
     from ecgscope.io import load_record
@@ -93,16 +77,9 @@ def test_a_rerun_writes_nothing_twice_and_a_changed_file_is_analysed_again(archi
     assert len(t) == 5 and t.groupby("path").sha256.nunique().max() == 2
 
 
-def test_a_worker_killed_mid_job_loses_no_record_and_duplicates_none(archive, tmp_path):
-    killed: list[int] = []
-
-    def kill_one(summary) -> None:
-        if not killed and summary.analysed >= 2:
-            pids = _pids_of_pool()
-            assert pids, "no pool workers found"
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-
+def test_a_worker_killed_mid_job_loses_no_record_and_duplicates_none(archive, tmp_path, kill_one_worker, proc_pids):
+    me = os.getpid()  # this process's spawned pool workers
+    kill_one, killed = kill_one_worker(lambda: proc_pids(lambda pid, ppid, cmd: ppid == me and b"spawn_main" in cmd))
     out = tmp_path / "out.parquet"
     summary = run_batch([archive], out, workers=2, chunk_size=2, shard_rows=4, progress=kill_one,
                         options=BatchOptions(fast=True))

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -15,38 +13,12 @@ from ecgscope.batch import PROB_COLUMNS, BatchOptions, read_batch, run_batch
 pytestmark = pytest.mark.xdist_group("batch")
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private cluster of this test
-    import ray
-    from ray.cluster_utils import Cluster
-
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    c.add_node(num_cpus=1)
-    c.wait_for_nodes()
-    ray.init(address=c.address, log_to_driver=False, configure_logging=False)
-    assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-    yield c
-    ray.shutdown()
-    c.shutdown()
-
-
-def _actor_pids() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::_RayWorker"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 def _sorted(out: Path):
     return read_batch(out).to_pandas().sort_values("path").reset_index(drop=True)
 
 
-def test_the_cluster_gives_the_rows_of_the_local_engine_on_both_nodes(cluster, archive, tmp_path):
+def test_the_cluster_gives_the_rows_of_the_local_engine_on_both_nodes(ray_cluster, archive, tmp_path):
+    cluster = ray_cluster
     run_batch([archive], tmp_path / "local.parquet", workers=2, chunk_size=3)
     summary = run_batch([archive], tmp_path / "ray.parquet", engine="ray", address=cluster.address, chunk_size=3)
     assert summary.workers == 2 and summary.analysed == 16 and not summary.failed
@@ -60,16 +32,10 @@ def test_the_cluster_gives_the_rows_of_the_local_engine_on_both_nodes(cluster, a
     assert remote.worker.str.split("@").str[1].nunique() == 2  # actors on the head and on the second node
 
 
-def test_an_actor_killed_mid_job_is_restarted_and_no_record_is_lost_or_doubled(cluster, archive, tmp_path):
-    killed: list[int] = []
-
-    def kill_one(summary) -> None:
-        if not killed and summary.analysed >= 2:
-            pids = _actor_pids()
-            assert pids, "no actor processes found"
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-
+def test_an_actor_killed_mid_job_is_restarted_and_no_record_is_lost_or_doubled(ray_cluster, archive, tmp_path,
+                                                                                 kill_one_worker, proc_pids):
+    kill_one, killed = kill_one_worker(lambda: proc_pids(lambda pid, ppid, cmd: cmd.startswith(b"ray::_RayWorker")))
+    cluster = ray_cluster
     out = tmp_path / "out.parquet"
     summary = run_batch([archive], out, engine="ray", address=cluster.address, chunk_size=2, shard_rows=4,
                         progress=kill_one, options=BatchOptions(fast=True))

@@ -14,43 +14,17 @@ import pytest
 pytestmark = pytest.mark.xdist_group("batch")  # Ray clusters of their own: one at a time
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private cluster of this test
-    import ray
-    from ray.cluster_utils import Cluster
-
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    c.add_node(num_cpus=1)
-    c.wait_for_nodes()
-    yield c
-    if ray.is_initialized():
-        ray.shutdown()
-    c.shutdown()
-
-
-def _actor_pids() -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        try:
-            if entry.name.isdigit() and open(f"/proc/{entry.name}/cmdline", "rb").read().startswith(b"ray::_AnalysisActor"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 def _upload(api, files, **data):
     r = api.client.post("/api/v1/records", files=files, data=data, headers=api.h("alice"))
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
 
-def test_ray_actors_give_the_in_process_result_and_survive_a_lost_actor(cluster, make_api, ptbxl_upload, upload_of,
+def test_ray_actors_give_the_in_process_result_and_survive_a_lost_actor(ray_cluster, proc_pids, make_api, ptbxl_upload, upload_of,
                                                                         data_dir):
     import ray
 
-    ray_api = make_api("ray", analysis_processes=2, analysis_engine="ray", ray_address=cluster.address)
+    ray_api = make_api("ray", analysis_processes=2, analysis_engine="ray", ray_address=ray_cluster.address)
     inline = make_api("inline")
     pool = ray_api.client.app.state.ctx.engine_pool
     assert type(pool).__name__ == "RayEnginePool"
@@ -77,7 +51,8 @@ def test_ray_actors_give_the_in_process_result_and_survive_a_lost_actor(cluster,
     busy = [h for h in pool._handles if h not in idle]
     assert len(busy) == 1 and len(idle) == 1
     survivor_pid = ray.get(idle[0].pid.remote())
-    victims = [pid for pid in _actor_pids() if pid != survivor_pid]
+    victims = [pid for pid in proc_pids(lambda pid, ppid, cmd: cmd.startswith(b"ray::_AnalysisActor"))
+               if pid != survivor_pid]
     assert len(victims) == 1
     killed = victims[0]
     os.kill(killed, signal.SIGKILL)
