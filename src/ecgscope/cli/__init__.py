@@ -29,6 +29,7 @@ from ecgscope.cli import (  # noqa: E402,F401
     inference_commands,
     model_commands,
     record_commands,
+    report_commands,
     server_commands,
     signal_commands,
 )

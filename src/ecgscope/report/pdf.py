@@ -184,6 +184,20 @@ def _footer(ax, layout: ReportLayout, record: Record, result: dict | None, shown
     ax.text(layout.grid_x0, 8, CAUTION, fontsize=7, style="italic", va="bottom", color="#333333")
 
 
+def _cart_lines(metadata: dict, width: int = 95, most: int = 14) -> list[str]:
+    """The cart's own measurements and statements that the file carried (MUSE, Philips, SCP-ECG, aECG, DICOM), to
+    print beside ecgscope's; wrapped, at most ``most`` lines."""
+    import textwrap
+
+    lines: list[str] = []
+    measured = metadata.get("cart_measurements") or {}
+    if measured:
+        lines += textwrap.wrap(", ".join(f"{k} {v}" for k, v in measured.items()), width)
+    for statement in metadata.get("cart_statements") or []:
+        lines += textwrap.wrap(f"- {statement}", width, subsequent_indent="  ")
+    return lines[:most] + (["..."] if len(lines) > most else [])
+
+
 def _findings_page(pdf: PdfPages, record: Record, result: dict, patient: dict, page: int, n_pages: int) -> None:
     fig, ax = _page()
     _header(ax, record, result, patient, page, n_pages)
@@ -198,6 +212,14 @@ def _findings_page(pdf: PdfPages, record: Record, result: dict, patient: dict, p
         ax.text(115, y, f"{float(lab['threshold']):.3f}", fontsize=8, va="top", ha="right")
         ax.text(120, y, mark, fontsize=8, va="top", weight="bold")
         y -= 4.2
+    cart = _cart_lines(record.metadata)
+    if cart:  # the cart's reading beside ecgscope's, as the file gave it
+        y -= 4
+        ax.text(16, y, "The cart's own reading (from the file; not ecgscope's)", fontsize=10, weight="bold", va="top")
+        y -= 6
+        for line in cart:
+            ax.text(18, y, line, fontsize=7.5, va="top")
+            y -= 4
     x2, y2 = 155, PAGE_MM[1] - 30
     sections: list[tuple[str, list[str]]] = []
     suppressed = (result.get("classification") or {}).get("suppressed") or []
