@@ -26,6 +26,7 @@ from ecgscope.cli import (  # noqa: E402,F401
     batch_commands,
     benchmark_commands,
     data_commands,
+    holter_commands,
     inference_commands,
     model_commands,
     record_commands,

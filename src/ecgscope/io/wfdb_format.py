@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -243,6 +244,72 @@ def read_wfdb(path: str | Path) -> Record:
     except ECGScopeError as err:
         raise err.with_source(source) from None
     return record
+
+
+@dataclass(frozen=True)
+class WfdbExtent:
+    """What a long record holds, from its header and file sizes, before any sample is read."""
+
+    fs: float
+    leads: tuple[str, ...]
+    header_samples: int  # what the header promises
+    readable_samples: int  # what the signal files hold (fewer when a file is truncated)
+    record_id: str
+
+
+def wfdb_extent(path: str | Path) -> WfdbExtent:
+    """The sampling rate, leads and length of a single-segment WFDB record, and how much of it its signal files
+    actually hold (for the uncompressed formats, from their sizes: a truncated file is read up to its damage)."""
+    p = Path(path)
+    base = p.with_suffix("") if p.suffix.lower() in (".hea", ".dat", ".mat") else p
+    source = str(base) + ".hea"
+    if not Path(source).exists():
+        raise MissingInputError("WFDB header (.hea) not found", source=source)
+    try:
+        header = wfdb.rdheader(str(base))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a malformed header
+        raise RecordFormatError(f"malformed WFDB header ({exc})", source=source, code="bad_header") from None
+    if getattr(header, "seg_name", None):
+        raise RecordFormatError("a multi-segment record cannot be read in chunks; convert it to one segment",
+                                source=source, code="unsupported_layout")
+    if not header.fs or not header.n_sig or not header.sig_len or not header.file_name:
+        raise RecordFormatError("WFDB header lacks the sampling rate, signals or length", source=source,
+                                code="bad_header")
+    readable = header.sig_len
+    spf = header.samps_per_frame or [1] * header.n_sig
+    for fname in set(header.file_name):
+        data = base.parent / fname
+        if not data.exists():
+            raise MissingInputError(f"header names data file {fname!r}, which is missing", source=source)
+        idx = [i for i, f in enumerate(header.file_name) if f == fname]
+        if any(header.fmt[i] not in _BITS for i in idx):
+            continue  # compressed: its length is the header's
+        bits = sum(_BITS[header.fmt[i]] * spf[i] for i in idx)
+        offset = max((header.byte_offset or [0] * header.n_sig)[i] or 0 for i in idx)
+        readable = min(readable, max(0, int((data.stat().st_size - offset) * 8 // bits)))
+    return WfdbExtent(float(header.fs), tuple(header.sig_name), int(header.sig_len), int(readable), base.name)
+
+
+def read_wfdb_segment(path: str | Path, start: int, stop: int) -> np.ndarray:
+    """Samples ``start:stop`` of a single-segment WFDB record as (n_leads, n) float32 **mV**, NaN where the file
+    marks a sample invalid (a gap).  For long records read in chunks (:mod:`ecgscope.holter`); ``stop`` must lie
+    within :func:`wfdb_extent`'s ``readable_samples``."""
+    p = Path(path)
+    base = p.with_suffix("") if p.suffix.lower() in (".hea", ".dat", ".mat") else p
+    source = str(base) + ".hea"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rec = wfdb.rdrecord(str(base), sampfrom=int(start), sampto=int(stop), physical=True, return_res=32)
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError/... on malformed input
+        raise RecordFormatError(f"cannot decode WFDB samples {start}-{stop} ({type(exc).__name__}: {exc})",
+                                source=source, code="bad_signal_data") from None
+    sig = np.asarray(rec.p_signal.T, dtype=np.float32)
+    for i, u in enumerate(rec.units or ["mV"] * sig.shape[0]):
+        factor = units_to_mv_factor(u or "mV")
+        if factor != 1.0:
+            sig[i] *= factor
+    return sig
 
 
 def write_wfdb(record: Record, path: str | Path) -> Path:

@@ -1,0 +1,47 @@
+"""``ecgscope holter``: a long recording read beat by beat, in chunks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ecgscope.cli import app
+from ecgscope.cli._output import console, print_json
+
+
+@app.command()
+def holter(
+    file: Annotated[str, typer.Argument(help="A long WFDB record (.hea or base name), any length.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the versioned JSON report.")] = False,
+    chunk_s: Annotated[float, typer.Option("--chunk-s", help="Seconds read at a time (memory ~ one chunk).")] = 300.0,
+    pause_s: Annotated[float, typer.Option("--pause-s", help="An RR interval longer than this is a pause.")] = 2.0,
+) -> None:
+    """Analyse a Holter or patch recording: beats, hourly heart rate, pauses, brady/tachycardia episodes,
+    long-term HRV (SDNN, SDANN, RMSSD), and the spans that could not be analysed."""
+    from ecgscope.holter import HolterOptions, holter_analyze
+
+    d = holter_analyze(file, HolterOptions(chunk_s=chunk_s, pause_s=pause_s)).to_dict()
+    if json_out:
+        print_json(d)
+        return
+    hr, hrv, inp = d["heart_rate"], d["hrv"], d["input"]
+    console.print(f"[bold]{file}[/bold]  {inp['duration_s'] / 3600:.2f} h, {len(inp['leads'])} lead(s) at "
+                  f"{inp['fs']:g} Hz; analysed {inp['analysed_s'] / 3600:.2f} h")
+    console.print(f"beats {d['beats']['total']}   HR min/mean/max {hr['min_bpm']}/{hr['mean_bpm']}/{hr['max_bpm']} "
+                  "bpm (minute means)")
+    for h in hr["per_hour"]:
+        console.print(f"  {h['start']}  beats {h['beats']:6d}  HR {h['min_bpm']}/{h['mean_bpm']}/{h['max_bpm']}")
+    longest = d["pauses"]["longest"]
+    console.print(f"pauses > {d['pauses']['threshold_s']:g} s: {d['pauses']['count']}"
+                  + (f" (longest {longest['duration_s']} s at {longest['onset_s']} s)" if longest else ""))
+    for kind in ("bradycardia", "tachycardia"):
+        e = d[kind]
+        console.print(f"{kind}: {e['count']} episode(s), {e['total_s']} s in all")
+    console.print(f"HRV: SDNN {hrv['sdnn_ms']} ms, SDANN {hrv['sdann_ms']} ms, SDNN index {hrv['sdnn_index_ms']} ms, "
+                  f"RMSSD {hrv['rmssd_ms']} ms")
+    for span in d["unanalysable"][:20]:
+        console.print(f"[yellow]unanalysable[/yellow] {span['start_s']}-{span['end_s']} s ({span['reason']})")
+    for w in d["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"time: {d['timing_ms']['total'] / 1000:.1f} s")
