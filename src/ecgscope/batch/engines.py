@@ -65,6 +65,10 @@ class LocalEngine:
     def __init__(self, workers: int | None = None):
         self.workers = max(1, workers or os.cpu_count() or 1)
 
+    @property
+    def workers_used(self) -> int:
+        return self.workers
+
     def _pool(self, options: BatchOptions) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init_local, initargs=(options,))
@@ -122,9 +126,6 @@ class _RayWorker:
     def analyze(self, chunk: Chunk) -> list[dict[str, Any]]:
         return self.worker.analyze(chunk)
 
-    def pid(self) -> int:
-        return os.getpid()
-
 
 class RayEngine:
     """Ray actors, one per CPU of the cluster (or ``workers``).
@@ -138,7 +139,7 @@ class RayEngine:
 
     def __init__(self, workers: int | None = None, address: str | None = None):
         self.workers, self.address = workers, address
-        self.n_actors = workers or 0
+        self.workers_used = workers or 0  # the actors of the last run (one per cluster CPU by default)
         self.actors: list[Any] = []
 
     def run(self, chunks: Iterable[Chunk], options: BatchOptions, on_rows: OnRows) -> None:
@@ -146,7 +147,7 @@ class RayEngine:
         from ray.exceptions import RayActorError, RayTaskError
 
         try:
-            n = self.n_actors = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            n = self.workers_used = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
             actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_ATTEMPTS - 1)(_RayWorker)
             self.actors = [actor_class.remote(options) for _ in range(n)]
             source = iter(chunks)

@@ -14,7 +14,7 @@ from typing import Any
 from ecgscope.batch.engines import make_engine
 from ecgscope.batch.inputs import BatchInput, collect_inputs
 from ecgscope.batch.store import Committed, ShardStore
-from ecgscope.batch.worker import SKIPPED, BatchOptions, file_state
+from ecgscope.batch.worker import SKIPPED, BatchOptions, file_state, record_files
 
 
 @dataclass
@@ -49,7 +49,7 @@ def _unchanged(item: BatchInput, committed: Committed) -> bool:
     if item.error_code:  # still missing: its error row is already there
         return committed.sha256 is None
     try:
-        size, mtime = file_state(item.path)
+        size, mtime = file_state(record_files(item.path))
     except OSError:
         return False
     return committed.file_size == size and committed.file_mtime_ns == mtime
@@ -122,7 +122,6 @@ def run_batch(inputs: list[str | os.PathLike], out: str | os.PathLike, *, engine
         else:
             todo.append((item, c))
     runner = make_engine(engine, workers, address)
-    summary.workers = getattr(runner, "workers", None) or 0
     pending: list[dict[str, Any]] = []
     t0 = time.perf_counter()
 
@@ -157,7 +156,7 @@ def run_batch(inputs: list[str | os.PathLike], out: str | os.PathLike, *, engine
         commit()  # every row in hand is a whole analysis: an interrupted job keeps them
         store.close()
         summary.elapsed_s = time.perf_counter() - t0
-        summary.workers = getattr(runner, "workers", 0) if engine == "local" else getattr(runner, "n_actors", 0)
+        summary.workers = runner.workers_used
     return summary
 
 

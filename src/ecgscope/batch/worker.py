@@ -53,9 +53,10 @@ def record_files(path: str | os.PathLike) -> list[Path]:
     return [p] + [p.parent / n for n in names if (p.parent / n).is_file()]
 
 
-def file_state(path: str | os.PathLike) -> tuple[int, int]:
-    """(total bytes, newest modification time in ns) of a record's files: what resuming compares."""
-    stats = [f.stat() for f in record_files(path)]
+def file_state(files: list[Path]) -> tuple[int, int]:
+    """(total bytes, newest modification time in ns) of a record's files (:func:`record_files`): what resuming
+    compares."""
+    stats = [f.stat() for f in files]
     return sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
 
 
@@ -118,7 +119,7 @@ class BatchWorker:
             t0 = time.perf_counter()
             try:
                 files = record_files(item.path)
-                row["file_size"], row["file_mtime_ns"] = file_state(item.path)
+                row["file_size"], row["file_mtime_ns"] = file_state(files)
                 row["sha256"] = _sha256(files)
             except OSError as exc:
                 rows[k] = self._error(row, "read_failed", f"{item.path}: cannot read ({exc.strerror or exc})")

@@ -104,7 +104,6 @@ class _File:
             self.fail("the CRC-CCITT of the record does not match its first two bytes (corrupted file)",
                       "bad_checksum")
         self.sections: dict[int, tuple[int, int]] = {}
-        self.version: dict[int, int] = {}
         s0 = self._section_at(7, slen, 0)
         for off in range(0, len(s0) - 9, 10):
             num, length, index = struct.unpack_from("<HII", s0, off)
@@ -121,13 +120,12 @@ class _File:
 
     def _section_at(self, index: int, length: int, num: int) -> bytes:
         start = index - 1
-        crc, sid, slen, version = struct.unpack_from("<HHIB", self.raw, start)
+        crc, sid, slen = struct.unpack_from("<HHI", self.raw, start)
         if sid != num or slen != length:
             self.fail(f"section {num}: the pointer says id {num} and {length} bytes; the section's own header says "
                       f"id {sid} and {slen} bytes", "bad_scp")
         if crc and binascii.crc_hqx(self.raw[start + 2:start + length], 0xFFFF) != crc:
             self.fail(f"section {num}: CRC-CCITT does not match (corrupted section)", "bad_checksum")
-        self.version[num] = version
         return self.raw[start + _HEADER:start + length]
 
     def body(self, num: int) -> bytes | None:
@@ -266,8 +264,7 @@ def _lead_data(f: _File, body: bytes, n_leads: int, counts: list[int], huffman: 
     return leads, avm, interval
 
 
-def _add_reference_beats(f: _File, rhythm: list[np.ndarray], avm6: int, huffman, counts6: list[int],
-                         first: int) -> list[np.ndarray]:
+def _add_reference_beats(f: _File, rhythm: list[np.ndarray], avm6: int, huffman, first: int) -> list[np.ndarray]:
     """Undo reference-beat subtraction: the section 5 beat added at every type-0 QRS of section 4 (in nV)."""
     s4, s5 = f.body(4), f.body(5)
     if s4 is None or s5 is None:
@@ -287,11 +284,10 @@ def _add_reference_beats(f: _File, rhythm: list[np.ndarray], avm6: int, huffman,
             f.fail(f"section 4: QRS at sample {fiducial} has subtraction bounds {start}..{end} around it")
         samples = np.arange(start, end + 1)  # 1-based sample numbers of the record
         idx = samples - fiducial + ref_fiducial - 1  # 0-based index into the reference beat
-        ok = (idx >= 0) & (idx < n_ref) & (samples - first >= 0)
-        for k, x in enumerate(out):
-            pos = samples[ok] - first
-            keep = pos < len(x)
-            x[pos[keep]] += ref[k][idx[ok][keep]] * avm5
+        pos = samples - first  # 0-based index into the rhythm data
+        ok = (idx >= 0) & (idx < n_ref) & (pos >= 0) & (pos < len(out[0]))
+        for k, x in enumerate(out):  # every lead has the same length (section 3 was checked)
+            x[pos[ok]] += ref[k][idx[ok]] * avm5
     return [x / avm6 for x in out]  # back in units of the rhythm's multiplier (exact when AVMs agree)
 
 
@@ -465,7 +461,7 @@ def read_scp(data: str | Path | bytes, *, source: str | None = None) -> Record:
     huffman = _Huffman.from_section(f.body(2), f)
     rhythm, avm, interval = _lead_data(f, s6, n_leads, [n] * n_leads, huffman, "section 6")
     if flags & 1:
-        rhythm = _add_reference_beats(f, [x.astype(np.float64) for x in rhythm], avm, huffman, [n] * n_leads, first)
+        rhythm = _add_reference_beats(f, [x.astype(np.float64) for x in rhythm], avm, huffman, first)
     fs = 1e6 / interval
     if abs(fs - round(fs)) / fs < 1e-3:  # 600 Hz is stored as 1667 us
         fs = float(round(fs))

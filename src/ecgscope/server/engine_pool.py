@@ -43,9 +43,8 @@ def _watch_parent(parent: int) -> None:
         time.sleep(1.0)
 
 
-def _start_worker(parent: int, backend: str, threads: int) -> None:
-    """Worker initializer: watch the server process, then load every installed model."""
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
+def _load_models(backend: str, threads: int) -> None:
+    """Load every installed model into this worker (process or actor) before its first analysis."""
     from ecgscope.server.services import analysis
 
     try:
@@ -53,6 +52,12 @@ def _start_worker(parent: int, backend: str, threads: int) -> None:
             analysis.load_analyzer(m["name"], backend, threads)
     except ECGScopeError:
         pass  # no engine or no models: each analysis then answers why (503), as in-process analyses do
+
+
+def _start_worker(parent: int, backend: str, threads: int) -> None:
+    """Worker initializer: watch the server process, then load every installed model."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
+    _load_models(backend, threads)
 
 
 def _analyze_in_worker(record, model: dict, kwargs: dict) -> tuple[str, Any]:
@@ -128,13 +133,7 @@ class _AnalysisActor:
     """A Ray actor holding the installed models (loaded once, when it starts or restarts)."""
 
     def __init__(self, backend: str, threads: int):
-        from ecgscope.server.services import analysis
-
-        try:
-            for m in analysis.list_models():
-                analysis.load_analyzer(m["name"], backend, threads)
-        except ECGScopeError:
-            pass  # as in a worker process: each analysis then answers why
+        _load_models(backend, threads)
 
     def analyze(self, record, model: dict, kwargs: dict) -> tuple[str, Any]:
         return _analyze_in_worker(record, model, kwargs)
