@@ -30,7 +30,7 @@ from ecgscope.inference import Analyzer
 from ecgscope.inference.backends import INT8_FILE, OnnxBackend, quantize_int8
 from ecgscope.inference.package import resolve_package
 from ecgscope.train.evidence import SourceSpec
-from ecgscope.train.quantize import REPORT_FILE, package_probs, source_windows
+from ecgscope.train.quantize import REPORT_FILE, calibration_windows, float_and_int8
 
 TESTS = {"ecgscope-17-12lead": ["ptbxl100:10", "ptbxl:10", "ludb:1-10"],
          "ecgscope-17-1lead": ["ptbxl100:10", "ptbxl:10", "ludb:1-10", "cinc2017:10"]}
@@ -42,9 +42,7 @@ def _int8_path(name: str, analyzer, tmp: Path, data_dir) -> tuple[Path, bool]:
         return pkg / INT8_FILE, True
     report = json.loads((pkg / REPORT_FILE).read_text())  # rebuild the refused candidate as packaging did
     specs = [SourceSpec.parse(s) for s in report["calibrated_on"]]
-    per = -(-report["quantization"]["calibration_windows"] // len(specs))
-    cal = np.concatenate([source_windows(analyzer, s, data_dir, limit=per).windows for s in specs])
-    cal = cal[np.random.default_rng(0).permutation(len(cal))]
+    cal = calibration_windows(analyzer, specs, report["quantization"]["calibration_windows"], data_dir)
     out = tmp / f"{name}.int8.onnx"
     quantize_int8(pkg / "model.onnx", out, cal, sensitivity_share=report["quantization"]["sensitivity_share"])
     return out, False
@@ -87,10 +85,7 @@ def main() -> int:
             int8 = OnnxBackend(path, threads=2, name="onnx-int8")
             rows = []
             for spec in tests:
-                data = source_windows(analyzer, SourceSpec.parse(spec), args.data_dir,
-                                      features=analyzer.needs_record_features)
-                pf = package_probs(analyzer, analyzer.backend.logits(data.windows), data)
-                pi = package_probs(analyzer, int8.logits(data.windows), data)
+                data, pf, pi = float_and_int8(analyzer, int8, SourceSpec.parse(spec), args.data_dir)
                 d = paired_difference(data.labels, pi, pf, args.bootstrap, 0)
                 row = {"source": spec, "records": len(data.labels), "auroc_float": macro_auroc(data.labels, pf),
                        "auroc_int8": macro_auroc(data.labels, pi), **d}

@@ -71,6 +71,22 @@ def package_probs(analyzer, logits: np.ndarray, data: SourceWindows) -> np.ndarr
     return np.stack([p for _, p, _ in analyzer._probabilities(logits, data.owner, n, data.head_x, explain=False)])
 
 
+def calibration_windows(analyzer, specs: Sequence[SourceSpec], n_windows: int, data_dir=None) -> np.ndarray:
+    """``n_windows`` calibration windows split evenly over ``specs`` (records drawn at random, seeded), shuffled:
+    what packaging quantises on, so a benchmark can rebuild the same candidate."""
+    per_source = -(-n_windows // len(specs))
+    x = np.concatenate([source_windows(analyzer, s, data_dir, limit=per_source).windows for s in specs])
+    return x[np.random.default_rng(0).permutation(len(x))]
+
+
+def float_and_int8(analyzer, int8, spec: SourceSpec, data_dir=None) -> tuple[SourceWindows, np.ndarray, np.ndarray]:
+    """A source's records and the package's probabilities of them with the float (the analyzer's backend) and with
+    the ``int8`` backend's network."""
+    data = source_windows(analyzer, spec, data_dir, features=analyzer.needs_record_features)
+    return (data, package_probs(analyzer, analyzer.backend.logits(data.windows), data),
+            package_probs(analyzer, int8.logits(data.windows), data))
+
+
 def check_int8(analyzer, int8_path: Path, specs: Sequence[SourceSpec], data_dir=None) -> list[dict]:
     """Macro AUROC of the package's probabilities with the float and with the int8 network, per source."""
     from ecgscope.evaluate.metrics import macro_auroc
@@ -79,9 +95,8 @@ def check_int8(analyzer, int8_path: Path, specs: Sequence[SourceSpec], data_dir=
     int8 = OnnxBackend(int8_path, threads=analyzer.threads, name="onnx-int8")
     rows = []
     for spec in specs:
-        data = source_windows(analyzer, spec, data_dir, features=analyzer.needs_record_features)
-        a = macro_auroc(data.labels, package_probs(analyzer, analyzer.backend.logits(data.windows), data))
-        b = macro_auroc(data.labels, package_probs(analyzer, int8.logits(data.windows), data))
+        data, p_float, p_int8 = float_and_int8(analyzer, int8, spec, data_dir)
+        a, b = macro_auroc(data.labels, p_float), macro_auroc(data.labels, p_int8)
         rows.append({"source": str(spec), "records": len(data.labels), "auroc_float": round(a, 4),
                      "auroc_int8": round(b, 4), "difference": round(b - a, 4)})
     return rows
@@ -125,10 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     analyzer = Analyzer(pkg, backend="onnx", threads=2, combine_evidence=False)
     cal_specs = [SourceSpec.parse(s) for s in args.calibrate]
     val_specs = [SourceSpec.parse(s) for s in args.validate]
-    per_source = -(-args.windows // len(cal_specs))
-    calibration = np.concatenate([source_windows(analyzer, s, args.data_dir, limit=per_source).windows
-                                  for s in cal_specs])
-    calibration = calibration[np.random.default_rng(0).permutation(len(calibration))]
+    calibration = calibration_windows(analyzer, cal_specs, args.windows, args.data_dir)
     target = pkg / INT8_FILE
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / INT8_FILE
