@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecgscope.errors import ECGScopeError, MissingInputError
+from ecgscope.io._source import RECORD_FILE_EXTENSIONS
 
-# the extensions ecgscope's readers take (io._source); .dat/.mat with a header are part of a WFDB record
-_RECORD_EXT = {".hea", ".csv", ".tsv", ".txt", ".json", ".edf", ".bdf", ".npy", ".npz", ".zip", ".mat", ".xml",
-               ".dcm", ".scp"}
 _MANIFEST_EXT = {".parquet", ".pq"}
 
 
@@ -42,10 +40,10 @@ class BatchInput:
 
 def _is_record(p: Path) -> bool:
     ext = p.suffix.lower()
-    if ext not in _RECORD_EXT or p.name.startswith("."):
+    if ext not in RECORD_FILE_EXTENSIONS or p.name.startswith("."):
         return False
     if ext == ".mat" and p.with_suffix(".hea").exists():
-        return False  # a Challenge record's signal file: read through its header
+        return False  # a Challenge record's signal file, like a .dat: read through its header
     return True
 
 

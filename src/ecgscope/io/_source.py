@@ -35,6 +35,8 @@ _EXT = {
     ".dcm": "dicom",
     ".scp": "scp",
 }
+# the files a record is read from by their own name (a .dat belongs to its .hea): what a directory walk takes
+RECORD_FILE_EXTENSIONS = frozenset(_EXT) - {".dat"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _WFDB_HEADER_LINE = re.compile(r"^\s*[^\s#]+(/\d+)?\s+\d+(\s+[0-9.eE+\-]+(/[0-9.eE+\-]+)?(\([0-9.eE+\-]+\))?)?(\s+\d+)?")
 
