@@ -121,3 +121,8 @@ def test_no_signal_at_all_says_so_and_the_cli_reports(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     with pytest.raises(MissingInputError):
         holter_analyze(tmp_path / "missing")
+    edf = tmp_path / "day.edf"
+    edf.write_bytes(b"0       ")
+    assert main(["holter", str(edf)]) == 2
+    err = capsys.readouterr().err
+    assert "day.edf" in err and "WFDB records only" in err

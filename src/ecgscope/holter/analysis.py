@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgscope.errors import RecordFormatError
+from ecgscope.errors import RecordFormatError, UnsupportedFormatError
 from ecgscope.io.wfdb_format import read_wfdb_segment, wfdb_extent
 from ecgscope.record import FLAT_PTP_MV
 from ecgscope.signal.hrv import ECTOPIC_RULE, normal_intervals
@@ -122,6 +122,11 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
     """
     o = options or HolterOptions()
     t0 = time.perf_counter()
+    suffix = Path(path).suffix.lower()
+    if suffix not in ("", ".hea", ".dat", ".mat") and not Path(str(path) + ".hea").exists():
+        raise UnsupportedFormatError(f"long recordings are read in chunks from WFDB records only (.hea + .dat); "
+                                     f"convert this {suffix} file first (ecgscope convert FILE --to wfdb)",
+                                     source=str(path))
     extent = wfdb_extent(path)
     fs, n = extent.fs, extent.readable_samples
     if n == 0:
