@@ -74,6 +74,8 @@ def test_a_flat_stretch_and_a_gap_are_unanalysable_never_a_pause(mitdb_digital, 
     t = res.peaks / fs
     assert not ((t > 1205) & (t < 1795)).any() and not ((t > 2405) & (t < 2515)).any()
     assert [h["hour"] for h in d["heart_rate"]["per_hour"]] == [0, 1]
+    af = d["atrial_fibrillation"]  # AF windows touching the flat stretch or the gap are not called
+    assert af["windows"] == 120 and af["windows_called"] == 120 - 20 - 4 and af["episodes"] == 0
 
 
 def test_a_real_pause_is_found_where_it_is(mitdb_digital, tmp_path):
@@ -126,3 +128,41 @@ def test_no_signal_at_all_says_so_and_the_cli_reports(tmp_path, capsys):
     assert main(["holter", str(edf)]) == 2
     err = capsys.readouterr().err
     assert "day.edf" in err and "WFDB records only" in err
+
+
+def test_beat_classes_runs_and_couplets_in_the_report(data_dir):
+    # MIT-BIH 119 (ventricular bigeminy/trigeminy) read in 10-min chunks; the classifier was trained on this
+    # record, so this checks the wiring through chunks, not generalisation (benchmarks/beat_classes_mitdb.py)
+    res = holter_analyze(data_dir / "mitdb" / "119", HolterOptions(chunk_s=600.0))
+    c = res.to_dict()["beats"]["classes"]
+    assert sum(c["counts"].values()) == res.to_dict()["beats"]["total"] == res.classes.size
+    ann = read_beat_annotations(str(data_dir / "mitdb" / "119"))
+    assert abs(c["counts"]["V"] - int((ann.beat_symbols == "V").sum())) <= 10
+    assert sum(h["V"] for h in c["per_hour"]) == c["counts"]["V"]
+    assert c["ventricular"]["runs"] == 0 and "timing_ms" in res.to_dict()
+    json.dumps(c)
+
+
+def test_ectopic_runs_stop_at_an_unanalysable_gap():
+    from ecgscope.holter.analysis import _ectopic_runs
+
+    t = np.arange(20) * 0.5
+    v = np.zeros(20, bool)
+    v[[2, 3]] = True  # a couplet
+    v[[6, 7, 8, 9]] = True  # a run of 4 ...
+    v[[12, 13, 14]] = True  # ... and one of 3 that a gap splits into a single beat and a second couplet
+    valid = np.ones(19, bool)
+    valid[12] = False  # the interval 12 -> 13 spans unanalysable signal
+    r = _ectopic_runs(HolterOptions(), t, valid, v)
+    assert r["couplets"] == 2 and r["runs"] == 1 and r["longest_run"] == {"onset_s": 3.0, "beats": 4,
+                                                                            "rate_bpm": 120.0}
+
+
+def test_af_episodes_and_burden_in_the_report(data_dir):
+    # CPSC 2021 data_84_1: persistent AF, 2 leads (I, II) at 200 Hz; MIT-BIH 100: sinus rhythm.  The AF detector
+    # learned on CinC 2017 only
+    af = holter_analyze(data_dir / "cpsc2021_sample" / "data_84_1").to_dict()["atrial_fibrillation"]
+    assert af["lead"] == "I" and af["episodes"] >= 1 and af["burden_percent"] > 75  # 84 %: the record is split
+    assert af["longest"]["duration_s"] > 200 and af["total_s"] > 400
+    sinus = holter_analyze(data_dir / "mitdb" / "100").to_dict()["atrial_fibrillation"]
+    assert sinus["lead"] == "MLII" and sinus["episodes"] == 0 and sinus["burden_percent"] == 0.0

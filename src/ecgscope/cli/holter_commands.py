@@ -30,8 +30,18 @@ def holter(
                   f"{inp['fs']:g} Hz; analysed {inp['analysed_s'] / 3600:.2f} h")
     console.print(f"beats {d['beats']['total']}   HR min/mean/max {hr['min_bpm']}/{hr['mean_bpm']}/{hr['max_bpm']} "
                   "bpm (minute means)")
-    for h in hr["per_hour"]:
-        console.print(f"  {h['start']}  beats {h['beats']:6d}  HR {h['min_bpm']}/{h['mean_bpm']}/{h['max_bpm']}")
+    cls = d["beats"]["classes"]
+    counts = cls["counts"]
+    console.print(f"beat classes (AAMI): N {counts['N']}  S {counts['S']}  V {counts['V']}")
+    for h, c in zip(hr["per_hour"], cls["per_hour"], strict=True):
+        console.print(f"  {h['start']}  beats {h['beats']:6d}  HR {h['min_bpm']}/{h['mean_bpm']}/{h['max_bpm']}"
+                      f"  V {c['V']}  S {c['S']}")
+    for name, key in (("ventricular", "ventricular"), ("supraventricular", "supraventricular")):
+        e = cls[key]
+        fastest = e["fastest_run"]
+        console.print(f"{name}: {e['couplets']} couplet(s), {e['runs']} run(s) of >= 3 beats"
+                      + (f" (fastest {fastest['rate_bpm']} bpm, {fastest['beats']} beats at {fastest['onset_s']} s)"
+                         if fastest else ""))
     longest = d["pauses"]["longest"]
     console.print(f"pauses > {d['pauses']['threshold_s']:g} s: {d['pauses']['count']}"
                   + (f" (longest {longest['duration_s']} s at {longest['onset_s']} s)" if longest else ""))

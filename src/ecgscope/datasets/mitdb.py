@@ -16,6 +16,10 @@ from ecgscope.labels import LABELS
 
 # WFDB beat annotation codes (annotations that are beats, not rhythm/quality markers)
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
+# ANSI/AAMI EC57 beat classes of the WFDB beat codes: N normal and bundle-branch-block beats (and escape
+# beats), S supraventricular ectopic, V ventricular ectopic, F fusion, Q paced and unclassifiable
+AAMI_CLASS = {**dict.fromkeys("NLRBej", "N"), **dict.fromkeys("AaJSn", "S"), **dict.fromkeys("VrE", "V"),
+              "F": "F", **dict.fromkeys("/fQ?", "Q")}
 
 
 @dataclass

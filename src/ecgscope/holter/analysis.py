@@ -25,12 +25,20 @@ from typing import Any
 import numpy as np
 
 from ecgscope.errors import RecordFormatError, UnsupportedFormatError
+from ecgscope.holter.af import episodes as af_episodes
+from ecgscope.holter.af import window_probabilities
+from ecgscope.inference import Analyzer
 from ecgscope.io.wfdb_format import read_wfdb_segment, wfdb_extent
 from ecgscope.record import FLAT_PTP_MV
+from ecgscope.signal.beat_classes import BEAT_CLASSES, classify_features
+from ecgscope.signal.beat_features import morphology_features, rr_features
 from ecgscope.signal.hrv import ECTOPIC_RULE, normal_intervals
 from ecgscope.signal.peaks import ecg_peaks
 
-HOLTER_SCHEMA_VERSION = "0.1"
+# 0.2: beats.classes (AAMI N/S/V counts, per hour), ventricular and supraventricular runs and couplets;
+# atrial_fibrillation (episodes, burden)
+HOLTER_SCHEMA_VERSION = "0.2"
+AF_MODEL = "ecgscope-af-1lead"
 MAX_LISTED = 100  # episodes and pauses listed in full in the JSON (counts are always complete)
 
 
@@ -43,14 +51,18 @@ class HolterOptions:
     brady_bpm: float = 50.0
     tachy_bpm: float = 100.0
     episode_beats: int = 8  # running-mean length, and the fewest beats an episode has
+    run_beats: int = 3  # the fewest consecutive ectopic beats that make a run
+    af_window_s: float = 30.0  # AF is called per window of this length (ecgscope.holter.af)
 
 
 @dataclass
 class HolterResult:
-    """``to_dict()`` is the versioned JSON; ``peaks`` are the R-peak sample indices of the whole record."""
+    """``to_dict()`` is the versioned JSON; ``peaks`` are the R-peak sample indices of the whole record and
+    ``classes`` their AAMI beat classes (N, S, V)."""
 
     data: dict[str, Any]
     peaks: np.ndarray
+    classes: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
         return self.data
@@ -135,7 +147,12 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
     n_windows = math.ceil(n / win)
     state: list[str | None] = [None] * n_windows
     kept: list[np.ndarray] = []
-    t_read = t_detect = 0.0
+    shapes: list[np.ndarray] = []
+    af_win = int(round(o.af_window_s * fs))
+    af_lead = _af_lead(extent.leads)
+    af_probs = np.full(n // af_win, np.nan)
+    detector = Analyzer.from_pretrained(AF_MODEL)
+    t_read = t_detect = t_classify = t_af = 0.0
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
         lo, hi = max(0, a - overlap), min(n, b + overlap)
@@ -149,9 +166,23 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
         t = time.perf_counter()
         p = ecg_peaks(np.nan_to_num(x, nan=0.0), fs) + lo
         t_detect += time.perf_counter() - t
-        p = p[(p >= a) & (p < b)]  # the chunk's own span only: each beat is kept once
-        kept.append(p[[state[int(q // win)] is None for q in p]] if p.size else p)
-    peaks = np.unique(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
+        own = (p >= a) & (p < b)  # the chunk's own span only: each beat is kept once
+        own[own] = [state[int(q // win)] is None for q in p[own]]
+        kept.append(p[own])
+        # beat shapes against the chunk's running template (the overlap's beats give context at the edges)
+        t = time.perf_counter()
+        shapes.append(morphology_features(np.nan_to_num(x, nan=0.0), fs, p - lo)[own])
+        t_classify += time.perf_counter() - t
+        # AF windows that start in this chunk; one with any unanalysable part is not called
+        t = time.perf_counter()
+        for k in range(-(-a // af_win), min(af_probs.size, -(-b // af_win))):
+            s0, s1 = k * af_win, (k + 1) * af_win
+            if any(state[w] for w in range(s0 // win, math.ceil(s1 / win))):
+                continue
+            seg = x[af_lead, s0 - lo:s1 - lo] if s1 <= hi else read_wfdb_segment(path, s0, s1)[af_lead]
+            af_probs[k] = window_probabilities(detector, seg, fs, af_win)[0]
+        t_af += time.perf_counter() - t
+    peaks = np.concatenate(kept) if kept else np.zeros(0, np.int64)
     bad = np.array([s is not None for s in state])
     # an RR interval is measured only between two beats with no unanalysable window between them
     bad_before = np.concatenate([[0], np.cumsum(bad)])
@@ -159,11 +190,92 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
     rr_valid = (bad_before[pw[1:] + 1] - bad_before[pw[:-1]]) == 0 if peaks.size > 1 else np.zeros(0, bool)
     rr_s = np.diff(peaks) / fs
     peaks_s = peaks / fs
+    t = time.perf_counter()
+    # the RR context over the whole record (no interval across an unanalysable window), the shapes per chunk
+    feats = np.concatenate([rr_features(peaks_s, rr_valid),
+                            np.concatenate(shapes) if shapes else np.zeros((0, 0), np.float32)], axis=1)
+    classes, _ = classify_features(feats)
+    t_classify += time.perf_counter() - t
     data = _summaries(o, fs, n, extent, peaks_s, rr_s, rr_valid, state, win)
+    data["beats"]["classes"] = _beat_classes(o, peaks_s, rr_valid, classes, data["input"]["duration_s"])
+    t = time.perf_counter()
+    threshold = float(detector.thresholds[0])
+    found = af_episodes(peaks, af_probs, threshold, af_win, n, fs)
+    t_af += time.perf_counter() - t
+    data["atrial_fibrillation"] = _af_summary(o, found, af_probs, threshold, fs, extent.leads[af_lead],
+                                              data["input"]["analysed_s"])
     data["timing_ms"] = {"read": round(t_read * 1000, 1), "detect": round(t_detect * 1000, 1),
+                         "classify": round(t_classify * 1000, 1), "af": round(t_af * 1000, 1),
                          "total": round((time.perf_counter() - t0) * 1000, 1)}
     data["input"]["source"] = Path(path).name
-    return HolterResult(data, peaks)
+    return HolterResult(data, peaks, classes)
+
+
+def _af_lead(leads: tuple[str, ...]) -> int:
+    """The lead AF windows are read on: I where the record has it (the detector learned on handheld lead-I
+    strips), else II (MLII), else its first lead."""
+    names = [str(v).upper() for v in leads]
+    for want in ("I", "II", "MLII"):
+        if want in names:
+            return names.index(want)
+    return 0
+
+
+def _af_summary(o: HolterOptions, found: list[tuple[int, int]], probs: np.ndarray, threshold: float, fs: float,
+                lead: str, analysed_s: float) -> dict:
+    eps = [{"onset_s": _r(a / fs, 2), "end_s": _r(b / fs, 2), "duration_s": _r((b - a) / fs, 2),
+            "onset": _hms(a / fs)} for a, b in found]
+    total = sum((b - a) / fs for a, b in found)
+    return {"method": f"{AF_MODEL} per {o.af_window_s:g}-s window, edges placed on beats (ecgscope.holter.af)",
+            "lead": lead, "threshold": _r(threshold, 4), "windows_called": int(np.isfinite(probs).sum()),
+            "windows": int(probs.size), "episodes": len(eps), "total_s": _r(total, 1),
+            "burden_percent": _r(min(100.0, 100.0 * total / analysed_s), 2) if analysed_s else None,
+            "longest": max(eps, key=lambda e: e["duration_s"], default=None),
+            "episode_list": sorted(eps, key=lambda e: -e["duration_s"])[:MAX_LISTED]}
+
+
+def _ectopic_runs(o: HolterOptions, peaks_s: np.ndarray, rr_valid: np.ndarray, is_class: np.ndarray) -> dict:
+    """Couplets (2 consecutive beats of the class) and runs (>= ``run_beats``), never across an unanalysable
+    window.  A run's rate is from its own RR intervals."""
+    # consecutive beats of the class joined by a valid RR interval
+    linked = np.zeros(is_class.size, bool)
+    if is_class.size > 1:
+        linked[1:] = is_class[1:] & is_class[:-1] & rr_valid
+    couplets, runs = 0, []
+    a = 0
+    while a < is_class.size:
+        if not is_class[a]:
+            a += 1
+            continue
+        b = a + 1
+        while b < is_class.size and linked[b]:
+            b += 1
+        k = b - a
+        if k == 2:
+            couplets += 1
+        elif k >= o.run_beats:
+            rate = 60.0 * (k - 1) / (peaks_s[b - 1] - peaks_s[a])
+            runs.append({"onset_s": _r(peaks_s[a], 2), "beats": int(k), "rate_bpm": _r(rate)})
+        a = b
+    fastest = max(runs, key=lambda r: r["rate_bpm"], default=None)
+    longest = max(runs, key=lambda r: r["beats"], default=None)
+    return {"couplets": couplets, "runs": len(runs), "longest_run": longest, "fastest_run": fastest,
+            "run_list": sorted(runs, key=lambda r: -r["beats"])[:MAX_LISTED]}
+
+
+def _beat_classes(o: HolterOptions, peaks_s: np.ndarray, rr_valid: np.ndarray, classes: np.ndarray,
+                  duration_s: float) -> dict:
+    counts = {c: int((classes == c).sum()) for c in BEAT_CLASSES}
+    hours = max(1, math.ceil(duration_s / 3600))
+    hour = (peaks_s // 3600).astype(int)
+    per_hour = [{"hour": h, **{c: int(((hour == h) & (classes == c)).sum()) for c in BEAT_CLASSES}}
+                for h in range(hours)]
+    total = max(1, classes.size)
+    return {"method": "ecgscope.signal.beat_classes (AAMI N/S/V; F and Q not classified)",
+            "counts": counts, "percent": {c: _r(100.0 * v / total, 2) for c, v in counts.items()},
+            "per_hour": per_hour,
+            "ventricular": _ectopic_runs(o, peaks_s, rr_valid, classes == "V"),
+            "supraventricular": _ectopic_runs(o, peaks_s, rr_valid, classes == "S")}
 
 
 def _summaries(o: HolterOptions, fs: float, n: int, extent, peaks_s, rr_s, rr_valid, state, win) -> dict:
