@@ -67,16 +67,17 @@ def _sl(span: tuple[float, float]) -> slice:
     return slice(a, b)
 
 
-def _running_median(v: np.ndarray, half: int) -> np.ndarray:
-    """Median of ``v[i - half : i + half + 1]`` (clipped to the array), NaNs ignored."""
+def _running_median(v: np.ndarray, half: int, block: int = 4096) -> np.ndarray:
+    """Median of ``v[i - half : i + half + 1]`` (clipped to the array), NaNs ignored.  Rows are taken
+    ``block`` at a time so memory stays bounded on a day of beats."""
     n = v.size
-    if n == 0:
-        return v.copy()
+    out = np.empty(n, dtype=np.float64)
     pad = np.concatenate([np.full(half, np.nan), v, np.full(half, np.nan)])
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN, which callers fill
-        out = np.nanmedian(win, axis=1)
+        for a in range(0, n, block):
+            out[a:a + block] = np.nanmedian(win[a:a + block], axis=1)
     return out
 
 
