@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ecgscope.cli import app
 from ecgscope.cli._output import console, print_json
+from ecgscope.errors import ECGScopeError
 
 
 @app.command()
@@ -16,12 +18,25 @@ def holter(
     json_out: Annotated[bool, typer.Option("--json", help="Print the versioned JSON report.")] = False,
     chunk_s: Annotated[float, typer.Option("--chunk-s", help="Seconds read at a time (memory ~ one chunk).")] = 300.0,
     pause_s: Annotated[float, typer.Option("--pause-s", help="An RR interval longer than this is a pause.")] = 2.0,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Also write the Holter report as PDF (summary page "
+                                             "and event strips).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing PDF.")] = False,
 ) -> None:
     """Analyse a Holter or patch recording: beats, hourly heart rate, pauses, brady/tachycardia episodes,
     long-term HRV (SDNN, SDANN, RMSSD), and the spans that could not be analysed."""
     from ecgscope.holter import HolterOptions, holter_analyze
 
-    d = holter_analyze(file, HolterOptions(chunk_s=chunk_s, pause_s=pause_s)).to_dict()
+    if pdf is not None and pdf.exists() and not force:
+        raise ECGScopeError(f"{pdf} exists; pass --force to overwrite", code="exists")
+    res = holter_analyze(file, HolterOptions(chunk_s=chunk_s, pause_s=pause_s))
+    d = res.to_dict()
+    if pdf is not None:
+        from ecgscope.report.holter_pdf import render_holter_report
+
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        tmp = pdf.with_name(pdf.name + ".part")
+        tmp.write_bytes(render_holter_report(file, res))
+        tmp.replace(pdf)
     if json_out:
         print_json(d)
         return
@@ -54,4 +69,8 @@ def holter(
         console.print(f"[yellow]unanalysable[/yellow] {span['start_s']}-{span['end_s']} s ({span['reason']})")
     for w in d["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}")
+    af = d["atrial_fibrillation"]
+    console.print(f"AF: {af['episodes']} episode(s), burden {af['burden_percent']} %")
     console.print(f"time: {d['timing_ms']['total'] / 1000:.1f} s")
+    if pdf is not None:
+        console.print(f"wrote {pdf}")

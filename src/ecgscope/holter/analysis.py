@@ -68,7 +68,7 @@ class HolterResult:
         return self.data
 
 
-def _hms(seconds: float) -> str:
+def hms(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
@@ -224,7 +224,7 @@ def _af_lead(leads: tuple[str, ...]) -> int:
 def _af_summary(o: HolterOptions, found: list[tuple[int, int]], probs: np.ndarray, threshold: float, fs: float,
                 lead: str, analysed_s: float) -> dict:
     eps = [{"onset_s": _r(a / fs, 2), "end_s": _r(b / fs, 2), "duration_s": _r((b - a) / fs, 2),
-            "onset": _hms(a / fs)} for a, b in found]
+            "onset": hms(a / fs)} for a, b in found]
     total = sum((b - a) / fs for a, b in found)
     return {"method": f"{AF_MODEL} per {o.af_window_s:g}-s window, edges placed on beats (ecgscope.holter.af)",
             "lead": lead, "threshold": _r(threshold, 4), "windows_called": int(np.isfinite(probs).sum()),
@@ -284,8 +284,8 @@ def _summaries(o: HolterOptions, fs: float, n: int, extent, peaks_s, rr_s, rr_va
     truncated = None
     if extent.readable_samples < extent.header_samples:
         truncated = {"header_s": _r(extent.header_samples / fs, 2), "readable_s": _r(n / fs, 2),
-                     "stops_at": _hms(n / fs)}
-        warnings.append(f"the signal file ends at {_hms(n / fs)} of the {_hms(extent.header_samples / fs)} its header "
+                     "stops_at": hms(n / fs)}
+        warnings.append(f"the signal file ends at {hms(n / fs)} of the {hms(extent.header_samples / fs)} its header "
                         "promises (truncated): analysed up to there")
     spans = []
     for a, b in _runs(np.array([s is not None for s in state])):
@@ -310,7 +310,7 @@ def _summaries(o: HolterOptions, fs: float, n: int, extent, peaks_s, rr_s, rr_va
     for h in range(math.ceil(duration / 3600)):
         m = hr_min[h * 60:(h + 1) * 60]
         ok = m[np.isfinite(m)]
-        per_hour.append({"hour": h, "start": _hms(h * 3600), "beats": int((beat_hour == h).sum()),
+        per_hour.append({"hour": h, "start": hms(h * 3600), "beats": int((beat_hour == h).sum()),
                          "minutes_with_hr": int(ok.size), "min_bpm": _r(ok.min()) if ok.size else None,
                          "mean_bpm": _r(ok.mean()) if ok.size else None, "max_bpm": _r(ok.max()) if ok.size else None})
     finite = hr_min[np.isfinite(hr_min)]
