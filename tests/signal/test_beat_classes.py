@@ -116,6 +116,12 @@ def test_shipped_classifier_on_its_training_records_and_a_flat_signal(data_dir):
     assert empty.counts() == {"N": 0, "S": 0, "V": 0} and empty.to_dict()["classes"] == []
     with pytest.raises(ValueError, match="fs is required"):
         ecg_beat_classes(np.zeros(3600))
+    with pytest.raises(ValueError, match="fs is required"):
+        beat_features(np.zeros(3600), None, np.array([100, 400]))
+    with pytest.raises(ValueError, match="fs must be a positive number"):
+        beat_features(np.zeros(3600), 0, np.array([100, 400]))
+    with pytest.raises(ValueError, match=r"signal must be \(n_samples,\) or \(n_leads, n_samples\)"):
+        beat_features(np.zeros((2, 2, 3600)), 360, np.array([100, 400]))
 
 
 def test_ec57_statistics_count_misses_extras_and_spare_fusion():

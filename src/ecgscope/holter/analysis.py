@@ -29,6 +29,7 @@ from ecgscope.holter.af import episodes as af_episodes
 from ecgscope.holter.af import window_probabilities
 from ecgscope.inference import Analyzer
 from ecgscope.io.wfdb_format import read_wfdb_segment, wfdb_extent
+from ecgscope.leads import normalize_lead_name
 from ecgscope.record import FLAT_PTP_MV
 from ecgscope.signal.beat_classes import BEAT_CLASSES, classify_features
 from ecgscope.signal.beat_features import morphology_features, rr_features
@@ -164,14 +165,15 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
         if all(state[w] for w in range(a // win, math.ceil(b / win))):
             continue  # nothing to detect in this chunk
         t = time.perf_counter()
-        p = ecg_peaks(np.nan_to_num(x, nan=0.0), fs) + lo
+        clean = np.nan_to_num(x, nan=0.0)  # gaps as 0 mV: detection and beat shapes read the same samples
+        p = ecg_peaks(clean, fs) + lo
         t_detect += time.perf_counter() - t
         own = (p >= a) & (p < b)  # the chunk's own span only: each beat is kept once
         own[own] = [state[int(q // win)] is None for q in p[own]]
         kept.append(p[own])
         # beat shapes against the chunk's running template (the overlap's beats give context at the edges)
         t = time.perf_counter()
-        shapes.append(morphology_features(np.nan_to_num(x, nan=0.0), fs, p - lo)[own])
+        shapes.append(morphology_features(clean, fs, p - lo)[own])
         t_classify += time.perf_counter() - t
         # AF windows that start in this chunk; one with any unanalysable part is not called
         t = time.perf_counter()
@@ -214,8 +216,8 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
 def _af_lead(leads: tuple[str, ...]) -> int:
     """The lead AF windows are read on: I where the record has it (the detector learned on handheld lead-I
     strips), else II (MLII), else its first lead."""
-    names = [str(v).upper() for v in leads]
-    for want in ("I", "II", "MLII"):
+    names = [normalize_lead_name(str(v))[0] for v in leads]  # MLII is II
+    for want in ("I", "II"):
         if want in names:
             return names.index(want)
     return 0
@@ -237,26 +239,17 @@ def _af_summary(o: HolterOptions, found: list[tuple[int, int]], probs: np.ndarra
 def _ectopic_runs(o: HolterOptions, peaks_s: np.ndarray, rr_valid: np.ndarray, is_class: np.ndarray) -> dict:
     """Couplets (2 consecutive beats of the class) and runs (>= ``run_beats``), never across an unanalysable
     window.  A run's rate is from its own RR intervals."""
-    # consecutive beats of the class joined by a valid RR interval
-    linked = np.zeros(is_class.size, bool)
-    if is_class.size > 1:
-        linked[1:] = is_class[1:] & is_class[:-1] & rr_valid
+    breaks = np.flatnonzero(~rr_valid) + 1  # a beat after an invalid interval starts a new sequence
     couplets, runs = 0, []
-    a = 0
-    while a < is_class.size:
-        if not is_class[a]:
-            a += 1
-            continue
-        b = a + 1
-        while b < is_class.size and linked[b]:
-            b += 1
-        k = b - a
-        if k == 2:
-            couplets += 1
-        elif k >= o.run_beats:
-            rate = 60.0 * (k - 1) / (peaks_s[b - 1] - peaks_s[a])
-            runs.append({"onset_s": _r(peaks_s[a], 2), "beats": int(k), "rate_bpm": _r(rate)})
-        a = b
+    for a, b in _runs(is_class):
+        cuts = [a, *breaks[(breaks > a) & (breaks < b)].tolist(), b]
+        for first, end in zip(cuts[:-1], cuts[1:], strict=True):
+            k = end - first
+            if k == 2:
+                couplets += 1
+            elif k >= o.run_beats:
+                rate = 60.0 * (k - 1) / (peaks_s[end - 1] - peaks_s[first])
+                runs.append({"onset_s": _r(peaks_s[first], 2), "beats": int(k), "rate_bpm": _r(rate)})
     fastest = max(runs, key=lambda r: r["rate_bpm"], default=None)
     longest = max(runs, key=lambda r: r["beats"], default=None)
     return {"couplets": couplets, "runs": len(runs), "longest_run": longest, "fastest_run": fastest,

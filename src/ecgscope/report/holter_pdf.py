@@ -20,14 +20,10 @@ from matplotlib.backends.backend_pdf import PdfPages
 from ecgscope.holter.analysis import HolterResult, hms
 from ecgscope.io.wfdb_format import read_wfdb_segment
 from ecgscope.report.layout import PAGE_MM, ReportLayout, Segment
-from ecgscope.report.pdf import CAUTION, TRACE_COLOR, _grid, _page, _pulse, plt
+from ecgscope.report.pdf import CAUTION, TRACE_COLOR, _fmt, _grid, _page, _pulse, plt
 
 STRIP_S = 10.0
 _CLASS_COLOR = {"N": "#333333", "S": "#1f5fbf", "V": "#c0392b"}
-
-
-def _v(x, unit: str = "", digits: int = 0) -> str:
-    return "—" if x is None else f"{float(x):.{digits}f}{unit}"
 
 
 def _summary_lines(d: dict) -> list[str]:
@@ -39,20 +35,20 @@ def _summary_lines(d: dict) -> list[str]:
         f"Recorded {d['input']['duration_s'] / 3600:.2f} h, analysed {d['input']['analysed_s'] / 3600:.2f} h; "
         f"{len(d['input']['leads'])} lead(s) at {d['input']['fs']:g} Hz",
         f"Beats {d['beats']['total']}:  N {cls['counts']['N']}   S {cls['counts']['S']}   V {cls['counts']['V']}",
-        f"Heart rate min / mean / max  {_v(hr['min_bpm'])} / {_v(hr['mean_bpm'])} / {_v(hr['max_bpm'])} bpm",
+        f"Heart rate min / mean / max  {_fmt(hr['min_bpm'])} / {_fmt(hr['mean_bpm'])} / {_fmt(hr['max_bpm'])} bpm",
         f"Ventricular: {v['couplets']} couplets, {v['runs']} runs"
         + (f" (fastest {fastest['rate_bpm']:.0f} bpm, {fastest['beats']} beats at {hms(fastest['onset_s'])})"
            if fastest else ""),
         f"Supraventricular: {s['couplets']} couplets, {s['runs']} runs",
         f"Pauses > {p['threshold_s']:g} s: {p['count']}"
         + (f" (longest {longest['duration_s']:.2f} s at {hms(longest['onset_s'])})" if longest else ""),
-        f"AF: {af['episodes']} episode(s), burden {_v(af['burden_percent'], ' %', 1)}"
+        f"AF: {af['episodes']} episode(s), burden {_fmt(af['burden_percent'], ' %', 1)}"
         + (f" (longest {af['longest']['duration_s'] / 60:.1f} min from {af['longest']['onset']})"
            if af["longest"] else ""),
         f"Bradycardia < {d['bradycardia']['below_bpm']:g} bpm: {d['bradycardia']['count']} episode(s); "
         f"tachycardia > {d['tachycardia']['above_bpm']:g} bpm: {d['tachycardia']['count']}",
-        f"HRV: SDNN {_v(hrv['sdnn_ms'], ' ms')}, SDANN {_v(hrv['sdann_ms'], ' ms')}, "
-        f"RMSSD {_v(hrv['rmssd_ms'], ' ms')}",
+        f"HRV: SDNN {_fmt(hrv['sdnn_ms'], ' ms')}, SDANN {_fmt(hrv['sdann_ms'], ' ms')}, "
+        f"RMSSD {_fmt(hrv['rmssd_ms'], ' ms')}",
     ]
     if d["unanalysable"]:
         lost = sum(u["end_s"] - u["start_s"] for u in d["unanalysable"])

@@ -200,8 +200,6 @@ def ecg_beat_classes(signal: Record | np.ndarray, fs: float | None = None, *, pe
     >>> res.counts()["V"]
     0
     """
-    if not isinstance(signal, Record) and fs is None:
-        raise ValueError("fs is required when the signal is an array")
     p = ecg_peaks(signal, fs) if peaks is None else np.asarray(peaks, dtype=np.int64)
     classes, proba = classify_features(beat_features(signal, fs, p), classifier)
     return BeatClasses(p, classes, proba)

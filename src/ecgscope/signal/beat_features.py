@@ -32,6 +32,7 @@ import numpy as np
 
 from ecgscope.record import Record
 from ecgscope.signal.filters import bandpass
+from ecgscope.signal.peaks import signal_array
 
 RR_FEATURES = (
     "pre_local", "post_local", "pre_post", "post_minus_pre_local", "pre_long", "local_long",
@@ -243,7 +244,7 @@ def morphology_features(x: np.ndarray, fs: float, peaks: np.ndarray, rr: np.ndar
     for j in (4, 6, 8):
         v = feats[..., j] if j != 6 else np.log(feats[..., j].clip(1e-3))
         pick = np.abs(v).argmax(axis=0)
-        worst[:, j] = feats[pick, np.arange(n), j]
+        worst[:, j] = feats[pick, cols, j]
     worst[:, 5] = feats[..., 5].max(axis=0)
     worst[:, 7] = feats[..., 7].min(axis=0)
     out[:, k:2 * k] = worst
@@ -266,12 +267,7 @@ def beat_features(signal: Record | np.ndarray, fs: float | None, peaks: np.ndarr
     -------
     np.ndarray (n_beats, len(BEAT_FEATURES)) float32
     """
-    if isinstance(signal, Record):
-        x, fs = signal.signal, signal.fs
-    else:
-        if fs is None:
-            raise ValueError("fs is required when the signal is an array")
-        x = signal
+    x, fs, _ = signal_array(signal, fs)
     peaks = np.asarray(peaks, dtype=np.int64)
     rr = rr_features(peaks / float(fs))
     return np.concatenate([rr, morphology_features(x, float(fs), peaks, rr)], axis=1)

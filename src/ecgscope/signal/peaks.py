@@ -56,7 +56,9 @@ _THRESHOLD_PASS1 = 0.5  # fraction of the running QRS level
 _THRESHOLD_PASS2 = 0.7  # fraction of the beat-relative level (30th percentile of the beats' heights)
 
 
-def _as_array(signal: Record | np.ndarray, fs: float | None) -> tuple[np.ndarray, float, tuple[str, ...] | None]:
+def signal_array(signal: Record | np.ndarray, fs: float | None) -> tuple[np.ndarray, float, tuple[str, ...] | None]:
+    """(n_leads, n_samples) float64 samples (non-finite ones as 0), fs and lead names of a Record or an array;
+    an array needs a positive ``fs`` and one or two dimensions."""
     if isinstance(signal, Record):
         return np.asarray(signal.signal, dtype=np.float64), float(signal.fs), signal.leads
     if fs is None:
@@ -320,5 +322,5 @@ def ecg_peaks(signal: Record | np.ndarray, fs: float | None = None, *, method: s
     """
     if method not in _METHODS:
         raise ValueError(f"unknown R-peak method {method!r}; valid methods: {', '.join(PEAK_METHODS)}")
-    x, fs_, leads = _as_array(signal, fs)
+    x, fs_, leads = signal_array(signal, fs)
     return np.sort(_METHODS[method](x, fs_, leads)).astype(np.int64)
