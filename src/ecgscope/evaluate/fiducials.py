@@ -22,6 +22,7 @@ Conventions (stated in every table that uses them):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -214,3 +215,71 @@ def score_fiducials(reference: Mapping[str, np.ndarray], detected: Mapping[str, 
         errors = (det[di] - ref[ri]) * 1000.0 / fs
         out[name] = DetectionScore(int(ri.size), int(ref.size - ri.size), int(unmatched.sum()), errors)
     return out
+
+
+GLOBAL_INTERVALS = ("pr_ms", "qrs_ms", "qt_ms")
+
+
+def reference_global_intervals(waves_by_lead: Mapping[str, Mapping[str, np.ndarray]], fs: float,
+                               tolerance_s: float = DELINEATION_TOLERANCE_S) -> dict[str, float | None]:
+    """A record's global PR, QRS and QT (ms) from per-lead reference waves (e.g. LUDB's).
+
+    ``waves_by_lead[lead]`` maps ``"P"``, ``"QRS"``, ``"T"`` to (n, 3) [onset, peak, offset] samples
+    (-1 where the annotator left a boundary out).  Beats are the QRS peaks of the lead with the most
+    QRS annotations; a lead's wave belongs to a beat when its QRS peak is within ``tolerance_s`` of the
+    beat's, its P wave ends in the 400 ms before that QRS onset, its T wave starts after that QRS offset
+    and before the next beat.  Per beat the global onset is the **earliest** onset over the leads and the
+    global offset the **latest** offset (the definition of global intervals in IEC 60601-2-25); the
+    record's value is the median over the beats where both ends exist, ``None`` where none has them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lead = {"P": np.array([[100, 120, 150]]), "QRS": np.array([[180, 200, 225]]),
+    ...         "T": np.array([[300, 350, 400]])}
+    >>> other = {"P": np.array([[95, 120, 148]]), "QRS": np.array([[182, 200, 230]]),
+    ...          "T": np.array([[300, 350, 390]])}
+    >>> reference_global_intervals({"I": lead, "II": other}, fs=500.0)
+    {'pr_ms': 170.0, 'qrs_ms': 100.0, 'qt_ms': 440.0}
+    """
+    tol = tolerance_s * fs
+    leads = [w for w in waves_by_lead.values() if len(w["QRS"])]
+    if not leads:
+        return dict.fromkeys(GLOBAL_INTERVALS)
+    beats = max(leads, key=lambda w: len(w["QRS"]))["QRS"][:, 1].astype(np.float64)
+    nb = beats.size
+    cols = {k: np.full((len(leads), nb), np.nan) for k in ("p_on", "qrs_on", "qrs_off", "t_off")}
+
+    def val(v: int) -> float:
+        return float(v) if v >= 0 else np.nan
+
+    for li, w in enumerate(leads):
+        q = w["QRS"]
+        for b in range(nb):
+            k = int(np.argmin(np.abs(q[:, 1] - beats[b])))
+            if abs(q[k, 1] - beats[b]) > tol:
+                continue
+            on, off = val(q[k, 0]), val(q[k, 2])
+            cols["qrs_on"][li, b], cols["qrs_off"][li, b] = on, off
+            anchor_on = on if np.isfinite(on) else float(q[k, 1])
+            anchor_off = off if np.isfinite(off) else float(q[k, 1])
+            nxt = beats[b + 1] if b + 1 < nb else np.inf
+            p = w["P"]
+            p_hit = p[(p[:, 1] < anchor_on) & (p[:, 1] > anchor_on - 0.4 * fs)] if len(p) else p
+            if len(p_hit):
+                cols["p_on"][li, b] = val(p_hit[-1, 0])
+            t = w["T"]
+            t_hit = t[(t[:, 1] > anchor_off) & (t[:, 1] < nxt)] if len(t) else t
+            if len(t_hit):
+                cols["t_off"][li, b] = val(t_hit[0, 2])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN beats stay NaN
+        g = {k: (np.nanmin(v, axis=0) if k.endswith("_on") else np.nanmax(v, axis=0)) for k, v in cols.items()}
+
+    def med(a: np.ndarray, b: np.ndarray) -> float | None:
+        d = (b - a) * 1000.0 / fs
+        d = d[np.isfinite(d) & (d > 0)]
+        return float(np.median(d)) if d.size else None
+
+    return {"pr_ms": med(g["p_on"], g["qrs_on"]),
+            "qrs_ms": med(g["qrs_on"], g["qrs_off"]), "qt_ms": med(g["qrs_on"], g["t_off"])}

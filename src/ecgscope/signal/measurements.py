@@ -1,8 +1,20 @@
 """Interval and axis measurements from a delineation: HR, PR, QRS, QT, QTc, P/QRS/T frontal axes.
 
-Every interval is the **median over beats** of the per-beat interval from the global (multi-lead)
-delineation, using only the beats where both ends were found, so one mis-delineated beat does not move
-the result:
+Two methods (``method=``):
+
+``"beats"`` (default)
+    Every interval is the **median over beats** of the per-beat interval from the global (multi-lead)
+    delineation, using only the beats where both ends were found, so one mis-delineated beat does not
+    move the result.
+``"median_beat"``
+    The intervals and axes are measured once, on the record's median beat of the dominant class
+    (:func:`~ecgscope.signal.median_beat.ecg_median_beat`, built on the delineation's R peaks), as
+    12SL-type programs do: the template's cycles laid end to end are delineated with the same method
+    and measured as below.  Heart rate, RR and the QTc's RR stay those of the record's own beats.
+    A record with too few beats for a median beat falls back to ``"beats"`` (``method`` in the result
+    says which was used).
+
+Definitions:
 
 * PR = QRS onset - P onset; QRS = QRS offset - QRS onset; QT = T offset - QRS onset;
 * heart rate = 60 000 / median RR (RR from the R peaks); QTc uses that median RR (seconds) with the
@@ -21,13 +33,25 @@ The T wave's area runs from the QRS offset to the T offset and its level is take
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
+
 import numpy as np
 
+from ecgscope.errors import ContractError
 from ecgscope.record import Record
-from ecgscope.signal.delineate import FIDUCIALS, Delineation
+from ecgscope.signal.delineate import (
+    DELINEATION_METHODS,
+    FIDUCIALS,
+    MIN_DELINEATION_FS,
+    Delineation,
+    ecg_delineate,
+)
 from ecgscope.signal.filters import remove_baseline
+from ecgscope.signal.median_beat import MedianBeat, ecg_median_beat
 
 QTC_FORMULAS = ("bazett", "fridericia", "framingham", "hodges")
+MEASUREMENT_METHODS = ("beats", "median_beat")
 _F = {name: i for i, name in enumerate(FIDUCIALS)}
 # hexaxial direction (degrees) and gain of each limb lead
 _LIMB = {"I": (0.0, 1.0), "II": (60.0, 1.0), "III": (120.0, 1.0), "aVR": (-150.0, np.sqrt(3) / 2),
@@ -103,12 +127,14 @@ def _wave_areas(x: np.ndarray, csum: np.ndarray, fs: float, beats: np.ndarray, s
     return np.median(areas[:, keep], axis=1) if keep.any() else np.full(x.shape[0], np.nan)
 
 
-def ecg_measurements(record: Record, delineation: Delineation, qtc_formula: str = "bazett") -> dict:
+def ecg_measurements(record: Record, delineation: Delineation, qtc_formula: str = "bazett", *,
+                     method: str = "beats") -> dict:
     """HR, PR, QRS, QT, QTc and P/QRS/T frontal axes of ``record`` from ``delineation``.
 
     Returns DESIGN §4 ``"measurements"`` keys (``pr_ms, qrs_ms, qt_ms, qtc_ms, qtc_formula, p_axis_deg,
     qrs_axis_deg, t_axis_deg``) plus ``heart_rate_bpm``, ``rr_ms`` (median), ``qtc_all_ms`` (every
-    formula) and ``n_beats``.  Values that cannot be measured are ``None``.
+    formula), ``n_beats`` and ``method`` (the one used, see the module docstring; ``"median_beat"``
+    results also carry the template under ``median_beat``).  Values that cannot be measured are ``None``.
 
     Examples
     --------
@@ -123,12 +149,74 @@ def ecg_measurements(record: Record, delineation: Delineation, qtc_formula: str 
     """
     if qtc_formula not in QTC_FORMULAS:
         raise ValueError(f"unknown QTc formula {qtc_formula!r}; valid formulas: {', '.join(QTC_FORMULAS)}")
+    if method not in MEASUREMENT_METHODS:
+        raise ValueError(f"unknown measurement method {method!r}; valid methods: {', '.join(MEASUREMENT_METHODS)}")
     beats = delineation.beats
     r = beats[:, _F["r_peak"]] if beats.size else np.zeros(0)
     r = np.sort(r[np.isfinite(r)])
     rr = np.diff(r)
     rr = rr[(rr >= 200.0) & (rr <= 3000.0)]
     rr_ms = float(np.median(rr)) if rr.size else None
+    if method == "median_beat" and delineation.method in DELINEATION_METHODS and record.fs >= MIN_DELINEATION_FS:
+        median = _median_beat_of(record, r)
+        if median is not None:
+            tiled = median.to_record()
+            widest = _widest(ecg_delineate(tiled, method=delineation.method))
+            out = _interval_measurements(tiled, widest, qtc_formula, rr_ms)
+            median = replace(median, fiducials_ms=_middle_cycle_fiducials(median, tiled, widest))
+            out.update(n_beats=int(beats.shape[0]), method="median_beat", median_beat=median)
+            return out
+    out = _interval_measurements(record, delineation, qtc_formula, rr_ms)
+    out["method"] = "beats"
+    return out
+
+
+def _median_beat_of(record: Record, r_ms: np.ndarray) -> MedianBeat | None:
+    """The median beat on the delineation's R peaks, or None where the record has too few beats."""
+    peaks = np.unique(np.round(r_ms * record.fs / 1000.0).astype(np.int64))
+    try:
+        return ecg_median_beat(record, peaks=peaks)
+    except ContractError:
+        return None
+
+
+def _middle_cycle_fiducials(median: MedianBeat, tiled: Record, delineation: Delineation) -> dict[str, float | None]:
+    """The global fiducials of the tiled median beat's middle cycle, in ms from the template's R peak."""
+    n = median.signal.shape[1]
+    r_ms = ((tiled.n_samples // n) // 2 * n + median.r_index) * 1000.0 / median.fs
+    table = delineation.beats
+    r = table[:, _F["r_peak"]] if table.size else np.zeros(0)
+    if not np.isfinite(r).any():
+        return dict.fromkeys(FIDUCIALS)
+    row = table[int(np.nanargmin(np.abs(r - r_ms)))]
+    return {f: (round(float(row[i] - r_ms), 1) if np.isfinite(row[i]) else None) for i, f in enumerate(FIDUCIALS)}
+
+
+def _widest(delineation: Delineation) -> Delineation:
+    """The delineation with every global onset at the earliest and every offset at the latest lead.
+
+    On a median beat noise has been averaged out, so the single earliest / latest lead is trusted
+    (the IEC 60601-2-25 definition of a global interval) instead of the second one that the delineator
+    uses on raw beats.  Only waves the global delineation has are widened; a method whose leads do not
+    share the global beat rows (NeuroKit2's) is returned as it is.
+    """
+    tables = [t for t in delineation.per_lead.values() if t.shape[0]]
+    if not tables or any(t.shape != delineation.beats.shape for t in tables):
+        return delineation
+    per_lead = np.stack(tables)  # (L, B, 8)
+    beats = delineation.beats.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a wave no lead shows stays NaN
+        for name, pick in (("p_on", np.nanmin), ("qrs_on", np.nanmin), ("qrs_off", np.nanmax), ("t_off", np.nanmax)):
+            col = _F[name]
+            has = np.isfinite(beats[:, col])
+            beats[has, col] = pick(per_lead[:, has, col], axis=0)
+    return replace(delineation, beats=beats)
+
+
+def _interval_measurements(record: Record, delineation: Delineation, qtc_formula: str, rr_ms: float | None) -> dict:
+    """The ``"beats"`` method on ``record``, with the record's median RR ``rr_ms`` for HR and QTc."""
+    beats = delineation.beats
     hr = 60000.0 / rr_ms if rr_ms else None
     qt = _median_interval(beats, "qrs_on", "t_off")
     qtc_all = {f: (_r(qtc(qt, rr_ms, f)) if qt is not None and rr_ms else None) for f in QTC_FORMULAS}
