@@ -19,14 +19,14 @@ def _text(pdf: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def test_a_cart_file_becomes_a_two_page_report_with_the_carts_reading(tmp_path, capsys):
+def test_a_cart_file_becomes_a_report_with_the_carts_reading_and_the_median_beats(tmp_path, capsys):
     out = tmp_path / "scp.pdf"
     assert main(["report", str(FIXTURES / "scp" / "welchallyn_mdw14_anon4.scp"), "-o", str(out)]) == 0
-    assert "tracing and findings (ecgscope-17-12lead)" in capsys.readouterr().out
+    assert "tracing, findings and median beats (ecgscope-17-12lead)" in capsys.readouterr().out
     data = out.read_bytes()
-    assert data.startswith(b"%PDF-") and data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") >= 2
+    assert data.startswith(b"%PDF-") and data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") >= 3
     text = _text(out)
-    assert "ecgscope ECG report" in text and "page 2/2" in text
+    assert "ecgscope ECG report" in text and "page 3/3" in text and "Median beats:" in text
     assert "Sinus rhythm" in text and "ecgscope-17-12lead" in text
     assert "The cart's own reading" in text and "sinusrytm" in text and "QRSDuration 88" in text
     assert "ANON000004" in text  # the file's patient id in the header

@@ -15,7 +15,7 @@ from ecgscope.inference import Analyzer
 from ecgscope.inference.evidence import EvidenceCombiner, mean_source_f1_threshold, source_weights
 from ecgscope.inference.package import EVIDENCE_FILE, load_package
 from ecgscope.inference.record_head import RECORD_FEATURES
-from ecgscope.inference.schema import AnalysisResult
+from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
 from ecgscope.train.evidence import SourceSpec
 
 LABELS = ("AF", "rare", QUALITY_LABEL)
@@ -179,7 +179,7 @@ def test_the_shipped_wearable_package_says_which_evidence_carried_each_label(ana
     for res, p in zip(results, probs, strict=True):
         d = res.to_dict()
         AnalysisResult.model_validate(d)
-        assert d["schema_version"] == "1.2"
+        assert d["schema_version"] == SCHEMA_VERSION
         for lab, pj, thr in zip(d["classification"]["labels"], p, an.thresholds, strict=True):
             assert lab["probability"] == pytest.approx(pj, abs=1e-4) and lab["threshold"] == pytest.approx(thr, abs=1e-4)
             assert lab["evidence"]["carried_by"] in ("network", "record", "rhythm")

@@ -10,6 +10,7 @@ import importlib.util
 
 import pytest
 
+from ecgscope.inference.schema import SCHEMA_VERSION
 from ecgscope.labels import LABELS
 
 ENGINE = importlib.util.find_spec("ecgscope.inference") is not None
@@ -58,7 +59,7 @@ def test_analyze_stores_the_design_json(api, rid):
     r = api.client.post(f"/api/v1/records/{rid}/analyze", json={}, headers=api.h("alice"))
     assert r.status_code == 200, r.text
     result = r.json()
-    assert DESIGN_KEYS <= set(result) and result["schema_version"] == "1.2"
+    assert DESIGN_KEYS <= set(result) and result["schema_version"] == SCHEMA_VERSION
     assert [lab["name"] for lab in result["classification"]["labels"]] == list(LABELS)
     assert result["model"]["input"] == "12-lead"
     stored = api.client.get(f"/api/v1/records/{rid}/analysis", headers=api.h("carol"))

@@ -57,5 +57,6 @@ def report(
     tmp = target.with_name(target.name + ".part")
     tmp.write_bytes(render_report(rec, result, {k: v for k, v in patient.items() if v is not None}))
     tmp.replace(target)
-    pages = "tracing" if result is None else f"tracing and findings ({result['model']['name']})"
+    pages = "tracing" if result is None else (f"tracing, findings{' and median beats' if result.get('median_beat') else ''}"
+                                              f" ({result['model']['name']})")
     typer.echo(f"{target} ({target.stat().st_size / 1024:.0f} KiB: {pages})")

@@ -51,7 +51,14 @@ from ecgscope.inference.schema import SCHEMA_VERSION, AnalysisResult
 from ecgscope.io import load_record
 from ecgscope.labels import MAX_AGGREGATED
 from ecgscope.record import Record
-from ecgscope.signal import FIDUCIALS, ecg_delineate, ecg_hrv, ecg_measurements, ecg_quality
+from ecgscope.signal import (
+    FIDUCIALS,
+    MEASUREMENT_METHODS,
+    ecg_delineate,
+    ecg_hrv,
+    ecg_measurements,
+    ecg_quality,
+)
 from ecgscope.signal.contract import InputContract, ModelInput, Preprocessor
 from ecgscope.signal.delineate import MIN_DELINEATION_FS, Delineation
 from ecgscope.signal.lead_reversal import LeadReversal, ecg_lead_reversal
@@ -104,6 +111,10 @@ class Analyzer:
     delineation : {"learned", "neurokit"}
     qtc_formula : str
         bazett, fridericia, framingham or hodges.
+    measurement : {"median_beat", "beats"}
+        How the global PR, QRS, QT and axes are measured (:func:`~ecgscope.signal.ecg_measurements`): on the
+        record's median beat of the dominant class (the default, as 12SL-type programs do; the result then
+        carries the template under ``median_beat``), or as the median of per-beat intervals.
     allow_single_lead : bool
         Let a 12-lead model take a one-lead record by duplicating it (flagged ``single_lead`` in the result,
         with a warning that the model was not trained on such input).
@@ -121,9 +132,14 @@ class Analyzer:
 
     def __init__(self, package: ModelPackage | str | os.PathLike, backend: str = "torch", threads: int | None = None,
                  delineation: str = "learned", qtc_formula: str = "bazett", allow_single_lead: bool = False,
-                 pad_short: bool = False, substitute_lead: bool = False, combine_evidence: bool = True):
+                 pad_short: bool = False, substitute_lead: bool = False, combine_evidence: bool = True,
+                 measurement: str = "median_beat"):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+        if measurement not in MEASUREMENT_METHODS:
+            raise ValueError(f"unknown measurement method {measurement!r}; valid methods: "
+                             f"{', '.join(MEASUREMENT_METHODS)}")
+        self.measurement = measurement
         self.package = package if isinstance(package, ModelPackage) else load_package(package)
         path = self.package.path
         self.allow_single_lead = allow_single_lead
@@ -261,11 +277,12 @@ class Analyzer:
             "unreliable_reasons": reasons,
         }
 
-    def _signal_analysis(self, record: Record, quality, delin: Delineation | None = None) -> tuple[dict, dict, dict, float]:
+    def _signal_analysis(self, record: Record, quality,
+                         delin: Delineation | None = None) -> tuple[dict, dict, dict, dict | None, float]:
         t0 = time.perf_counter()
         if delin is None:
             delin = ecg_delineate(record, method=self.delineation, quality=quality)
-        meas = ecg_measurements(record, delin, qtc_formula=self.qtc_formula)
+        meas = ecg_measurements(record, delin, qtc_formula=self.qtc_formula, method=self.measurement)
         r_ms = np.round(delin.table()[:, FIDUCIALS.index("r_peak")], 1)  # as the JSON gives them
         r_ms = r_ms[np.isfinite(r_ms)]
         hrv = ecg_hrv(np.round(r_ms / _MS * record.fs).astype(np.int64), record.fs)
@@ -280,8 +297,9 @@ class Analyzer:
         }
         delineation = delin.to_full_dict()
         measurements = {k: meas.get(k) for k in ("heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "qtc_formula",
-                                                 "p_axis_deg", "qrs_axis_deg", "t_axis_deg")}
-        return rhythm, delineation, measurements, (time.perf_counter() - t0) * _MS
+                                                 "p_axis_deg", "qrs_axis_deg", "t_axis_deg", "method")}
+        median = meas["median_beat"].to_dict() if "median_beat" in meas else None
+        return rhythm, delineation, measurements, median, (time.perf_counter() - t0) * _MS
 
     def _saliency(self, batch: ModelInput | None, probs: np.ndarray, labels: Sequence[str] | None, method: str,
                   duration_s: float) -> dict[str, Any]:
@@ -325,7 +343,7 @@ class Analyzer:
             quality_json["issues"].append(reversal.issue())
         starts = batch.starts_s if batch is not None else np.zeros(0)
         cls = self._classification(win, probs, starts, quality_json["usable"], q["issues"], reversal, evidence)
-        rhythm, delineation, measurements, t_del = self._signal_analysis(record, quality, delin)
+        rhythm, delineation, measurements, median_beat, t_del = self._signal_analysis(record, quality, delin)
         timings["delineate"] = timings.get("delineate", 0.0) + t_del
         data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
@@ -342,6 +360,8 @@ class Analyzer:
             "timing_ms": {},
             "warnings": warnings,
         }
+        if median_beat is not None:
+            data["median_beat"] = median_beat
         if explain:
             t0 = time.perf_counter()
             data["saliency"] = self._saliency(batch, probs, explain_labels, explain_method, record.duration_s)

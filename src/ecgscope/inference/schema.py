@@ -19,10 +19,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.2"
-# results of earlier versions still validate: 1.1 and 1.2 only added optional fields (quality.lead_reversal;
-# classification.labels[].evidence)
-READABLE_SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")
+SCHEMA_VERSION = "1.3"
+# results of earlier versions still validate: 1.1, 1.2 and 1.3 only added optional fields (quality.lead_reversal;
+# classification.labels[].evidence; measurements.method and median_beat)
+READABLE_SCHEMA_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 SCHEMA_PATH = Path(__file__).with_name("analysis.schema.json")
 
 Ms = float | None
@@ -175,6 +175,23 @@ class Measurements(_Strict):
     p_axis_deg: float | None
     qrs_axis_deg: float | None
     t_axis_deg: float | None
+    method: Literal["beats", "median_beat"] | None = Field(
+        default=None, description="How PR, QRS, QT and the axes were measured: on the median beat of the dominant "
+                                  "class, or as the median of per-beat intervals (absent before schema 1.3)")
+
+
+class MedianBeat(_Strict):
+    """The record's median beat of the dominant class, on which the measurements were made."""
+
+    fs: float = Field(gt=0)
+    leads: list[str]
+    r_index: int = Field(ge=0, description="Sample of the R peak in each lead's template")
+    rr_ms: float = Field(gt=0, description="Template length: one median RR of the dominant beats")
+    beat_class: Literal["N", "S", "V"]
+    n_beats: int = Field(ge=1, description="Beats averaged (sample-wise median)")
+    signal_uv: list[list[int]] = Field(description="Per lead, the template in microvolts")
+    fiducials_ms: dict[str, float | None] | None = Field(
+        default=None, description="Global P/QRS/T fiducials measured on the template, in ms from its R peak")
 
 
 class Timing(_Strict):
@@ -194,7 +211,7 @@ class Saliency(_Strict):
 class AnalysisResult(_Strict):
     """One analysis of one record (DESIGN §4)."""
 
-    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2", "1.3"] = SCHEMA_VERSION
     model: ModelInfo
     input: InputInfo
     quality: Quality
@@ -202,6 +219,7 @@ class AnalysisResult(_Strict):
     rhythm: Rhythm
     delineation: Delineation
     measurements: Measurements
+    median_beat: MedianBeat | None = None
     timing_ms: Timing
     warnings: list[str] = Field(default_factory=list)
     saliency: Saliency | None = None
