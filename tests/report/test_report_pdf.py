@@ -167,7 +167,8 @@ def test_report_of_a_real_analysis(ptbxl_record, tmp_path):
     torch.set_num_threads(1)
     result = Analyzer.from_pretrained("ecgscope-17-12lead").analyze(ptbxl_record).to_dict()
     text = _text(render_report(ptbxl_record, result, patient={"patient_id": "13243"}), tmp_path)
-    assert "page 1/2" in text and "page 2/2" in text
+    # tracing, findings, and the median beats the measurements were made on
+    assert "page 1/3" in text and "page 2/3" in text and "page 3/3" in text
     lines = text.splitlines()
     for lab in result["classification"]["labels"]:
         row = next(line for line in lines if line.strip().startswith(lab["name"] + " ")
@@ -184,6 +185,9 @@ def test_report_of_a_real_analysis(ptbxl_record, tmp_path):
     assert ("reliable" in text) and (("UNRELIABLE" in text) != result["classification"]["reliable"])
     assert result["model"]["sha256"] in text and f"{result['model']['name']} version {result['model']['version']}" in text
     assert "not a diagnosis" in text
+    mb = result["median_beat"]
+    assert f"Median beats: {mb['n_beats']} beats of the dominant class ({mb['beat_class']})" in text
+    assert "50 mm/s" in text and all(lead in text.split("Median beats:")[1] for lead in mb["leads"])
 
 
 def test_header_fields_never_print_over_each_other(ptbxl_record, tmp_path):

@@ -252,6 +252,57 @@ def _findings_page(pdf: PdfPages, record: Record, result: dict, patient: dict, p
     plt.close(fig)
 
 
+MEDIAN_SPEED_MM_S = 50.0  # median complexes print at twice the rhythm speed, so the intervals can be read
+_MEDIAN_MARKS = (("p_on", "P"), ("qrs_on", "Q"), ("qrs_off", "J"), ("t_off", "Tend"))
+
+
+def _median_beat_page(pdf: PdfPages, record: Record, result: dict, patient: dict, page: int, n_pages: int) -> None:
+    """The median beat of every lead at true scale (50 mm/s, 10 mm/mV) on a grid, with the global fiducials
+    it was measured at drawn across all leads."""
+    mb = result["median_beat"]
+    fig, ax = _page()
+    _header(ax, record, result, patient, page, n_pages)
+    leads, sig = mb["leads"], np.asarray(mb["signal_uv"], dtype=np.float64) / 1000.0  # (L, n) mV
+    n_cols = 4 if len(leads) > 3 else len(leads)
+    n_rows = int(np.ceil(len(leads) / n_cols))
+    x0, top, bottom = 15.0, PAGE_MM[1] - 40.0, 22.0
+    width = float(int((PAGE_MM[0] - 2 * x0) / 5) * 5)  # whole 5-mm squares
+    height = float(int((top - bottom) / 5) * 5)
+    layout = ReportLayout()
+    grid = ReportLayout(grid_x0=x0, grid_width=width, grid_top=top, row_height=height / n_rows, rows_per_page=n_rows)
+    _grid(ax, grid)
+    cell_w, cell_h = width / n_cols, height / n_rows
+    t_s = (np.arange(sig.shape[1]) - mb["r_index"]) / mb["fs"]  # seconds from R
+    fid = mb.get("fiducials_ms") or {}
+    span_s = min(t_s[-1] - t_s[0], (cell_w - 4) / MEDIAN_SPEED_MM_S)
+    t_lo = max(t_s[0], -0.4 * span_s)
+    for k, lead in enumerate(leads):
+        r, c = divmod(k, n_cols)
+        cx, base = x0 + c * cell_w + 2.0, top - (r + 0.5) * cell_h
+        keep = (t_s >= t_lo) & (t_s <= t_lo + span_s)
+        xs = cx + (t_s[keep] - t_lo) * MEDIAN_SPEED_MM_S
+        ys = np.clip(base + sig[k, keep] * layout.gain_mm_mv, base - cell_h / 2 + 0.5, base + cell_h / 2 - 0.5)
+        ax.plot(xs, ys, color=TRACE_COLOR, linewidth=0.7, zorder=5, solid_joinstyle="round")
+        ax.text(cx, base + cell_h / 2 - 2.0, lead, fontsize=8, weight="bold", va="top", zorder=6)
+        for name, mark in _MEDIAN_MARKS:
+            v = fid.get(name)
+            if v is None or not t_lo <= v / 1000.0 <= t_lo + span_s:
+                continue
+            fx = cx + (v / 1000.0 - t_lo) * MEDIAN_SPEED_MM_S
+            ax.plot([fx, fx], [base - cell_h / 2 + 1, base + cell_h / 2 - 4], color="#1f5fbf", linewidth=0.4,
+                    linestyle=(0, (2, 1.5)), zorder=4)
+            if r == 0:
+                ax.text(fx, top + 1.0, mark, fontsize=6.5, color="#1f5fbf", ha="center", va="bottom")
+    title = (f"Median beats: {mb['n_beats']} beats of the dominant class ({mb['beat_class']}), one median RR "
+             f"({mb['rr_ms']:.0f} ms); the measurements above were made on them")
+    ax.text(16, top + 6.5, title, fontsize=9, weight="bold", va="bottom")
+    ax.text(16, bottom - 4, f"{MEDIAN_SPEED_MM_S:g} mm/s    {layout.gain_mm_mv:g} mm/mV    grid 1 mm / 5 mm    "
+            "dashed: global P onset, QRS onset (Q), QRS end (J), T end, as measured", fontsize=7, va="top")
+    ax.text(16, 8, CAUTION, fontsize=7, style="italic", va="bottom", color="#333333")
+    pdf.savefig(fig)
+    plt.close(fig)
+
+
 def render_report(record: Record, result: dict | None = None, patient: dict | None = None,
                   layout: ReportLayout | None = None) -> bytes:
     """Render a PDF report of ``record`` at true scale.
@@ -272,7 +323,7 @@ def render_report(record: Record, result: dict | None = None, patient: dict | No
     -------
     bytes
         The PDF: ECG page(s) (3x4 + rhythm strip for 12 leads, 10-s strips otherwise), then a
-        findings page when ``result`` is given.
+        findings page when ``result`` is given, and a page of median beats when the result has one.
 
     Examples
     --------
@@ -285,7 +336,8 @@ def render_report(record: Record, result: dict | None = None, patient: dict | No
     patient = dict(patient or {})
     rows = lead_rows(record, layout)
     pages = [rows[i : i + layout.rows_per_page] for i in range(0, len(rows), layout.rows_per_page)]
-    n_pages = len(pages) + (1 if result else 0)
+    median = bool(result and result.get("median_beat"))
+    n_pages = len(pages) + (1 if result else 0) + (1 if median else 0)
     shown_s = min(layout.seconds_per_row, record.duration_s) if is_standard_12(record) else \
         max(seg.t0 + seg.duration for row in rows for seg in row)
     buf = io.BytesIO()
@@ -304,5 +356,7 @@ def render_report(record: Record, result: dict | None = None, patient: dict | No
             pdf.savefig(fig)
             plt.close(fig)
         if result:
-            _findings_page(pdf, record, result, patient, n_pages, n_pages)
+            _findings_page(pdf, record, result, patient, len(pages) + 1, n_pages)
+        if median:
+            _median_beat_page(pdf, record, result, patient, n_pages, n_pages)
     return buf.getvalue()
