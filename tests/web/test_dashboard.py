@@ -136,6 +136,16 @@ def test_upload_grid_analysis_calipers_and_pdf(page, live_server, ptbxl_hr, tmp_
     assert f"{m['qtc_ms']:.0f} ms" in page.get_by_test_id("m-qtc").inner_text()
     assert f"{m['qrs_axis_deg']:.0f}°" in page.get_by_test_id("m-axes").inner_text()
     assert f"{rhythm['hrv']['rmssd_ms']:.1f} ms" in page.get_by_test_id("m-hrv-time").inner_text()
+    # the median beat the intervals were measured on, one complex per lead with the measured fiducials
+    mb = result["median_beat"]
+    assert m["method"] == "median_beat"
+    figure = page.get_by_test_id("median-beats")
+    assert f"Median of {mb['n_beats']} beats of the dominant class ({mb['beat_class']})" in figure.inner_text()
+    for lead in mb["leads"]:
+        cell = figure.get_by_test_id(f"median-{lead}")
+        assert cell.locator("polyline").count() == 1
+        assert cell.locator("line").count() == sum(mb["fiducials_ms"][f] is not None
+                                                   for f in ("p_on", "qrs_on", "qrs_off", "t_off"))
     reliable = page.get_by_test_id("reliability")
     assert reliable.get_attribute("data-reliable") == str(result["classification"]["reliable"]).lower()
     for issue in result["quality"]["issues"]:

@@ -3,6 +3,8 @@
 // thresholds, labels the plausibility rules suppressed or adjusted (with reasons), and which labels
 // have a saliency map to overlay on the waveform.
 
+import MedianBeats from "./MedianBeats.jsx";
+
 function fmt(v, unit = "", digits = 0) {
   return v === null || v === undefined || Number.isNaN(v) ? "—" : `${Number(v).toFixed(digits)}${unit}`;
 }
@@ -176,8 +178,9 @@ export default function ResultsPanel({ analysis, error, tooShort, busy, models, 
             </ul>
           )}
           <Quality analysis={analysis} />
-          <h3>Measurements</h3>
+          <h3>Measurements{analysis.measurements?.method === "median_beat" && <small> on the median beat</small>}</h3>
           <Measurements analysis={analysis} />
+          <MedianBeats medianBeat={analysis.median_beat} />
           <h3>Findings <small>calibrated probability vs threshold</small></h3>
           <LabelTable labels={cls?.labels ?? []} suppressed={suppressed} saliencyLabels={saliencyLabels}
             saliencyLabel={saliencyLabel} onSaliency={onSaliency} />
