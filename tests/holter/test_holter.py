@@ -166,3 +166,17 @@ def test_af_episodes_and_burden_in_the_report(data_dir):
     assert af["longest"]["duration_s"] > 200 and af["total_s"] > 400
     sinus = holter_analyze(data_dir / "mitdb" / "100").to_dict()["atrial_fibrillation"]
     assert sinus["lead"] == "MLII" and sinus["episodes"] == 0 and sinus["burden_percent"] == 0.0
+
+
+def test_a_record_in_memory_is_analysed_as_its_file_is(data_dir):
+    """An upload of any format arrives as a Record: read chunk by chunk from memory, it gives the report of the
+    same record read from its WFDB files (the reader only names MLII as II)."""
+    from ecgscope.io import load_record
+
+    from_file = holter_analyze(data_dir / "mitdb" / "106").to_dict()
+    from_memory = holter_analyze(load_record(data_dir / "mitdb" / "106")).to_dict()
+    for d in (from_file, from_memory):
+        d.pop("timing_ms")
+        d["input"].pop("leads")
+        d["atrial_fibrillation"].pop("lead")
+    assert from_memory == from_file

@@ -28,9 +28,9 @@ from ecgscope.errors import RecordFormatError, UnsupportedFormatError
 from ecgscope.holter.af import episodes as af_episodes
 from ecgscope.holter.af import window_probabilities
 from ecgscope.inference import Analyzer
-from ecgscope.io.wfdb_format import read_wfdb_segment, wfdb_extent
+from ecgscope.io.wfdb_format import WfdbExtent, read_wfdb_segment, wfdb_extent
 from ecgscope.leads import normalize_lead_name
-from ecgscope.record import FLAT_PTP_MV
+from ecgscope.record import FLAT_PTP_MV, Record
 from ecgscope.signal.beat_classes import BEAT_CLASSES, classify_features
 from ecgscope.signal.beat_features import morphology_features, rr_features
 from ecgscope.signal.hrv import ECTOPIC_RULE, normal_intervals
@@ -113,13 +113,15 @@ def _episodes(peaks_s: np.ndarray, hr_run: np.ndarray, inside: np.ndarray, min_b
             "episodes": sorted(found, key=lambda e: -e["duration_s"])[:MAX_LISTED]}
 
 
-def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None) -> HolterResult:
+def holter_analyze(path: str | os.PathLike | Record, options: HolterOptions | None = None) -> HolterResult:
     """Analyse a long WFDB record in chunks (module docstring).
 
     Parameters
     ----------
-    path : path
-        A single-segment WFDB record (its ``.hea`` or base name), of any length.
+    path : path or Record
+        A single-segment WFDB record (its ``.hea`` or base name), of any length, read chunk by chunk; or a
+        :class:`~ecgscope.record.Record` already in memory (an upload of any format), analysed chunk by chunk
+        the same way.
     options : HolterOptions
 
     Returns
@@ -135,12 +137,23 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
     """
     o = options or HolterOptions()
     t0 = time.perf_counter()
-    suffix = Path(path).suffix.lower()
-    if suffix not in ("", ".hea", ".dat", ".mat") and not Path(str(path) + ".hea").exists():
-        raise UnsupportedFormatError(f"long recordings are read in chunks from WFDB records only (.hea + .dat); "
-                                     f"convert this {suffix} file first (ecgscope convert FILE --to wfdb)",
-                                     source=str(path))
-    extent = wfdb_extent(path)
+    if isinstance(path, Record):
+        record = path
+        extent = WfdbExtent(float(record.fs), tuple(record.leads), record.n_samples, record.n_samples,
+                            record.record_id or "record")
+
+        def read(lo: int, hi: int) -> np.ndarray:
+            return np.asarray(record.signal[:, lo:hi], dtype=np.float32)
+    else:
+        suffix = Path(path).suffix.lower()
+        if suffix not in ("", ".hea", ".dat", ".mat") and not Path(str(path) + ".hea").exists():
+            raise UnsupportedFormatError(f"long recordings are read in chunks from WFDB records only (.hea + .dat); "
+                                         f"convert this {suffix} file first (ecgscope convert FILE --to wfdb), or "
+                                         "load it and pass the Record", source=str(path))
+        extent = wfdb_extent(path)
+
+        def read(lo: int, hi: int) -> np.ndarray:
+            return read_wfdb_segment(path, lo, hi)
     fs, n = extent.fs, extent.readable_samples
     if n == 0:
         raise RecordFormatError("the signal file holds no samples", source=str(path), code="truncated_data")
@@ -158,7 +171,7 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
         b = min(n, a + chunk)
         lo, hi = max(0, a - overlap), min(n, b + overlap)
         t = time.perf_counter()
-        x = read_wfdb_segment(path, lo, hi)
+        x = read(lo, hi)
         t_read += time.perf_counter() - t
         for w in range(a // win, math.ceil(b / win)):
             state[w] = _window_state(x[:, w * win - lo:min((w + 1) * win, n) - lo])
@@ -181,7 +194,7 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
             s0, s1 = k * af_win, (k + 1) * af_win
             if any(state[w] for w in range(s0 // win, math.ceil(s1 / win))):
                 continue
-            seg = x[af_lead, s0 - lo:s1 - lo] if s1 <= hi else read_wfdb_segment(path, s0, s1)[af_lead]
+            seg = x[af_lead, s0 - lo:s1 - lo] if s1 <= hi else read(s0, s1)[af_lead]
             af_probs[k] = window_probabilities(detector, seg, fs, af_win)[0]
         t_af += time.perf_counter() - t
     peaks = np.concatenate(kept) if kept else np.zeros(0, np.int64)
@@ -209,7 +222,7 @@ def holter_analyze(path: str | os.PathLike, options: HolterOptions | None = None
     data["timing_ms"] = {"read": round(t_read * 1000, 1), "detect": round(t_detect * 1000, 1),
                          "classify": round(t_classify * 1000, 1), "af": round(t_af * 1000, 1),
                          "total": round((time.perf_counter() - t0) * 1000, 1)}
-    data["input"]["source"] = Path(path).name
+    data["input"]["source"] = extent.record_id if isinstance(path, Record) else Path(path).name
     return HolterResult(data, peaks, classes)
 
 
