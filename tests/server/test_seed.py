@@ -1,4 +1,4 @@
-"""`make run`'s demo content: a demo user and three real example records, seeded once."""
+"""`make run`'s demo content: a demo user and four real example records (one a 30-min recording), seeded once."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_seed_examples_once_with_a_stable_token(tmp_path, data_dir):
     ctx.start()
     token = demo_token(ctx)
     ids = seed_examples(ctx, data_dir)
-    assert len(ids) == 3
+    assert len(ids) == 4
     assert seed_examples(ctx, data_dir) == []  # not seeded twice
     assert demo_token(ctx) == token
     assert (ctx.settings.state_dir / "demo-token").stat().st_mode & 0o077 == 0  # owner-only file
@@ -27,7 +27,7 @@ def test_seed_examples_once_with_a_stable_token(tmp_path, data_dir):
         items = client.get("/api/v1/records", headers={"Authorization": f"Bearer {token}"}).json()["items"]
     shapes = {i["patient_id"]: (i["n_leads"], i["fs"], i["duration_s"]) for i in items}
     assert shapes == {"ptbxl-13243": (12, 500.0, 10.0), "cinc2017-A00006": (1, 300.0, 30.0),
-                      "mitdb-100": (2, 360.0, 30.0)}
+                      "mitdb-100": (2, 360.0, 30.0), "mitdb-119": (2, 360.0, 1805.5556)}
 
 
 def test_display_decimation_modes(ptbxl_record):

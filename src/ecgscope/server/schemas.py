@@ -61,6 +61,7 @@ class SignalPayload(BaseModel):
     decimation: str = Field(description="none | minmax (each bucket's minimum and maximum in time order: peaks kept)")
     leads: list[str]
     single_lead: bool
+    start_s: float = Field(default=0.0, description="where `data` begins in the record (a window of a long one)")
     data: list[list[float]] = Field(description="one list of mV values per lead")
 
 

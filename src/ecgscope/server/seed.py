@@ -21,11 +21,13 @@ from ecgscope.server.services.records import UploadedFile, parse_upload, store_u
 DEMO_USER = "demo"
 MITDB_EXCERPT_S = 30.0
 
-# (label, path relative to the data dir, patient id shown in the queue)
+# (label, path relative to the data dir, patient id shown in the queue, first 30 s only)
 EXAMPLES = (
-    ("PTB-XL 12-lead", "ptbxl/records500/00000/00002_hr", "ptbxl-13243"),
-    ("CinC 2017 single lead", "cinc2017/A00006", "cinc2017-A00006"),
-    ("MIT-BIH excerpt", "mitdb/100", "mitdb-100"),
+    ("PTB-XL 12-lead", "ptbxl/records500/00000/00002_hr", "ptbxl-13243", False),
+    ("CinC 2017 single lead", "cinc2017/A00006", "cinc2017-A00006", False),
+    ("MIT-BIH excerpt", "mitdb/100", "mitdb-100", True),
+    # the whole 30 min (ventricular bigeminy): the dashboard's long-recording view analyses it as a Holter
+    ("MIT-BIH 30-min recording", "mitdb/119", "mitdb-119", False),
 )
 
 
@@ -36,7 +38,7 @@ def _files_of(base: Path) -> list[UploadedFile]:
 
 
 def _mitdb_excerpt(base: Path) -> list[UploadedFile]:
-    """The first 30 s of a 30-min MIT-BIH record, written as WFDB (a Holter is not a demo upload)."""
+    """The first 30 s of a 30-min MIT-BIH record, written as WFDB (a 10-s-style example of a 2-lead record)."""
     rec = load_record(base)
     n = int(MITDB_EXCERPT_S * rec.fs)
     excerpt = rec.replace(signal=rec.signal[:, :n], record_id=f"{base.name}_first{int(MITDB_EXCERPT_S)}s")
@@ -72,9 +74,9 @@ def seed_examples(ctx: ServerContext, data_dir: Path) -> list[str]:
     if principal is None:
         raise RuntimeError("seed_examples needs the demo user: call demo_token() first")
     ids = []
-    for _label, rel, patient_id in EXAMPLES:
+    for _label, rel, patient_id, excerpt in EXAMPLES:
         base = data_dir / rel
-        files = _mitdb_excerpt(base) if rel.startswith("mitdb/") else _files_of(base)
+        files = _mitdb_excerpt(base) if excerpt else _files_of(base)
         parsed = parse_upload(files, max_bytes=ctx.settings.max_upload_bytes, max_files=ctx.settings.max_upload_files)
         row, _ = store_upload(ctx, principal, parsed, patient_id)
         ids.append(row.id)

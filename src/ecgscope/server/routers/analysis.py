@@ -1,4 +1,4 @@
-"""``/api/v1/records/{id}/analyze``, ``…/analysis`` and ``…/report.pdf``."""
+"""``/api/v1/records/{id}/analyze``, ``…/analysis``, ``…/report.pdf`` and the Holter view's ``…/holter``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from ecgscope.server.context import ServerContext
 from ecgscope.server.db import AuditEntry
 from ecgscope.server.deps import Ctx, CurrentUser, Writer
 from ecgscope.server.schemas import AnalyzeRequest, ErrorResponse
-from ecgscope.server.services.analysis import analyze_record, get_analysis, latest_analysis
+from ecgscope.server.services.analysis import (
+    analyze_record,
+    get_analysis,
+    get_holter,
+    holter_beats,
+    holter_record,
+    holter_summary,
+    latest_analysis,
+)
 from ecgscope.server.services.records import get_row, load_stored
 
 try:  # the engine's own pydantic model documents the result: OpenAPI and the shipped JSON Schema are one
@@ -82,3 +90,27 @@ async def report(ctx: Ctx, principal: CurrentUser, record_id: str,
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "record"
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="ecg-report-{safe}.pdf"'})
+
+
+def _holter(ctx: ServerContext, principal: Principal, record_id: str) -> Response:
+    return _json(holter_record(ctx, principal, record_id))
+
+
+@router.post("/{record_id}/holter", responses={**_ERRORS, 403: {"model": ErrorResponse}})
+async def holter(ctx: Ctx, principal: Writer, record_id: str) -> Response:
+    """Analyse a long recording (>= 60 s) beat by beat: beat classes per hour, AF episodes and burden, pauses,
+    brady/tachycardia, the heart-rate trend and long-term HRV (the Holter JSON, ``holter_schema_version``)."""
+    return await ctx.analysis_pool.run(_holter, ctx, principal, record_id)
+
+
+@router.get("/{record_id}/holter", responses=_ERRORS)
+def holter_result(ctx: Ctx, principal: CurrentUser, record_id: str) -> Response:
+    """The stored Holter analysis of the record (without its beat list: see ``…/holter/beats``)."""
+    return _json(holter_summary(get_holter(ctx, principal, record_id)))
+
+
+@router.get("/{record_id}/holter/beats", responses=_ERRORS)
+def holter_beat_window(ctx: Ctx, principal: CurrentUser, record_id: str,
+                       start_s: Annotated[float, Query(ge=0)], end_s: Annotated[float, Query(gt=0)]) -> dict:
+    """The beats of the stored Holter analysis in a window: R-peak times (s) and AAMI classes (N, S, V)."""
+    return holter_beats(ctx, principal, record_id, start_s, end_s)

@@ -108,12 +108,15 @@ def get_record(
     signal: Annotated[bool, Query(description="include the samples")] = True,
     max_points: Annotated[int | None, Query(ge=100, le=10_000_000,
                                             description="decimate to at most this many samples per lead")] = None,
+    start_s: Annotated[float, Query(ge=0, description="first second of the samples returned")] = 0.0,
+    duration_s: Annotated[float | None, Query(gt=0, description="seconds of samples returned (default: to the "
+                                                                 "end)")] = None,
 ) -> dict:
-    """Metadata and samples (mV) of one record."""
+    """Metadata and samples (mV) of one record, or of a window of it (``start_s``, ``duration_s``)."""
     row = get_row(session, principal, record_id)
     out = record_summary(row)
     if signal:
-        out["signal"] = signal_payload(load_stored(ctx, row), max_points)
+        out["signal"] = signal_payload(load_stored(ctx, row), max_points, start_s, duration_s)
     return out
 
 

@@ -9,11 +9,14 @@ Contract used (DESIGN §4)::
     choose_model(record) -> the shipped model's name for the record's input
     Analyzer.from_pretrained(name, backend=, threads=).analyze(record, explain=, explain_labels=).to_dict()
         -> result JSON (validated by the engine against ecgscope.inference.schema.AnalysisResult)
+    ecgscope.holter.holter_analyze(record) -> HolterResult (.to_dict(), .peaks, .classes): a long recording
+        beat by beat, kept as the record's analysis by HOLTER_ANALYSIS (never returned as a DESIGN §4 result)
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import importlib.util
 import math
@@ -36,6 +39,9 @@ from ecgscope.server.services.records import get_row, load_stored
 from ecgscope.server.settings import DEFAULT_ANALYSIS_BACKEND
 
 ENGINE_MODULE = "ecgscope.inference"
+HOLTER_MODULE = "ecgscope.holter"
+HOLTER_ANALYSIS = "ecgscope-holter"  # the Analysis rows of Holter results carry this model name
+MIN_HOLTER_S = 60.0  # shorter records are one ECG: the analysis endpoint reads them
 
 
 class AnalysisUnavailableError(ECGScopeError):
@@ -236,9 +242,12 @@ def _store_result(ctx: ServerContext, principal: Principal, record_id: str, mode
 
 def latest_analysis(session: Session, record_id: str, model_name: str | None = None,
                     version: str | None = None) -> Analysis | None:
+    """The latest DESIGN §4 analysis of a record (or of the model named); Holter results only when named."""
     q = select(Analysis).where(Analysis.record_id == record_id)
     if model_name:
         q = q.where(Analysis.model_name == model_name)
+    else:
+        q = q.where(Analysis.model_name != HOLTER_ANALYSIS)
     if version:
         q = q.where(Analysis.model_version == str(version))
     return session.scalar(q.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(1))
@@ -257,3 +266,81 @@ def get_analysis(ctx: ServerContext, principal: Principal, record_id: str, model
             raise AnalysisNotFoundError(f"record {record_id} has not been analyzed{which}; "
                                         f"POST /api/v1/records/{record_id}/analyze first", source="analysis")
         return found.result
+
+
+# ------------------------------------------------------------------------------------------------- Holter
+def _holter_engine() -> ModuleType:
+    engine()  # the 503 that says why, when the engine is missing
+    try:
+        return importlib.import_module(HOLTER_MODULE)
+    except ImportError as exc:
+        raise AnalysisUnavailableError(f"Holter analysis failed to load: {exc}", source="holter") from None
+
+
+def _holter_identity(module: ModuleType) -> dict:
+    """Name, version and sha256 of what makes a Holter result: its schema, the AF package and the beat classifier."""
+    from ecgscope.signal.beat_classes import WEIGHTS_FILE
+
+    af = next((m for m in list_models() if m["name"] == module.analysis.AF_MODEL), {})
+    digest = hashlib.sha256(str(af.get("sha256", "")).encode() + WEIGHTS_FILE.read_bytes()).hexdigest()
+    return {"name": HOLTER_ANALYSIS, "version": module.HOLTER_SCHEMA_VERSION, "sha256": digest}
+
+
+def holter_record(ctx: ServerContext, principal: Principal, record_id: str) -> dict:
+    """Analyse a visible long record beat by beat and keep the result (its beats included, for the strips)."""
+    with ctx.db.session() as s:
+        row = get_row(s, principal, record_id)
+    record = load_stored(ctx, row)
+    if record.duration_s < MIN_HOLTER_S:
+        raise ECGScopeError(f"the record is {record.duration_s:.1f} s long; Holter analysis is for recordings of "
+                            f"at least {MIN_HOLTER_S:g} s (POST .../analyze reads a short ECG)", source="holter",
+                            code="too_short_for_holter")
+    module = _holter_engine()
+    _set_status(ctx, record_id, "analyzing")
+    t0 = time.perf_counter()
+    try:
+        res = module.holter_analyze(record)
+    except ECGScopeError as err:
+        _set_status(ctx, record_id, "failed", err.message[:500])
+        raise
+    except Exception as exc:  # the engine's failure on this input, reported, not a traceback
+        _set_status(ctx, record_id, "failed", f"Holter analysis failed: {type(exc).__name__}")
+        raise ECGScopeError(f"Holter analysis failed: {type(exc).__name__}: {exc}", source="holter",
+                            code="analysis_failed") from None
+    result = plain_json(res.to_dict())
+    result["beat_list"] = {"peaks_s": np.round(res.peaks / record.fs, 3).tolist(), "classes": "".join(res.classes)}
+    identity = _holter_identity(module)
+    audit = {"model": HOLTER_ANALYSIS, "version": identity["version"],
+             "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1)}
+    try:
+        _store_result(ctx, principal, record_id, identity, result, audit)
+    except IntegrityError:  # analysed twice at once: replace the other's row, as a later analysis would
+        _store_result(ctx, principal, record_id, identity, result, audit)
+    return holter_summary(result)
+
+
+def holter_summary(result: dict) -> dict:
+    """A stored Holter result without its beat list (that is served a window at a time)."""
+    return {k: v for k, v in result.items() if k != "beat_list"}
+
+
+def get_holter(ctx: ServerContext, principal: Principal, record_id: str) -> dict:
+    """The stored Holter result of a visible record."""
+    with ctx.db.session() as s:
+        get_row(s, principal, record_id)
+        found = latest_analysis(s, record_id, HOLTER_ANALYSIS)
+        if found is None:
+            raise AnalysisNotFoundError(f"record {record_id} has no Holter analysis; "
+                                        f"POST /api/v1/records/{record_id}/holter first", source="holter")
+        return found.result
+
+
+def holter_beats(ctx: ServerContext, principal: Principal, record_id: str, start_s: float, end_s: float) -> dict:
+    """The beats (R-peak time, AAMI class) of a stored Holter result between ``start_s`` and ``end_s``."""
+    if end_s <= start_s:
+        raise ECGScopeError(f"end_s ({end_s:g}) must be after start_s ({start_s:g})", source="end_s",
+                            code="bad_field")
+    beats = get_holter(ctx, principal, record_id)["beat_list"]
+    t = np.asarray(beats["peaks_s"], dtype=np.float64)
+    a, b = np.searchsorted(t, start_s, "left"), np.searchsorted(t, end_s, "right")
+    return {"start_s": start_s, "end_s": end_s, "peaks_s": t[a:b].tolist(), "classes": list(beats["classes"][a:b])}

@@ -231,13 +231,26 @@ def record_summary(row: RecordRow) -> dict:
     }
 
 
-def signal_payload(record: Record, max_points: int | None) -> dict:
-    """The samples for display (mV, rounded to 0.1 µV), decimated when ``max_points`` asks for it."""
-    sig, fs_out, method = record.signal, record.fs, "none"
+def signal_payload(record: Record, max_points: int | None, start_s: float = 0.0,
+                   duration_s: float | None = None) -> dict:
+    """The samples for display (mV, rounded to 0.1 µV), decimated when ``max_points`` asks for it.
+
+    ``start_s`` / ``duration_s`` cut a window out of a long record first (a strip of a Holter at full rate);
+    ``start_s`` in the payload says where the window begins.
+    """
+    if start_s < 0 or start_s >= record.duration_s:
+        raise RecordFormatError(f"start_s {start_s:g} is outside the record (0 to {record.duration_s:.3f} s)",
+                                source="start_s", code="bad_field")
+    if duration_s is not None and duration_s <= 0:
+        raise RecordFormatError(f"duration_s must be positive; got {duration_s:g}", source="duration_s",
+                                code="bad_field")
+    a = int(round(start_s * record.fs))
+    b = record.n_samples if duration_s is None else min(record.n_samples, a + int(round(duration_s * record.fs)))
+    sig, fs_out, method = record.signal[:, a:b], record.fs, "none"
     if max_points is not None:
         sig, fs_out, method = decimate_for_display(sig, record.fs, max_points)
     return {
         "units": "mV", "fs": fs_out, "source_fs": record.fs, "n_samples": int(sig.shape[1]),
         "decimation": method, "leads": list(record.leads), "single_lead": record.single_lead,
-        "data": np.round(sig.astype(np.float64), 4).tolist(),
+        "start_s": a / record.fs, "data": np.round(sig.astype(np.float64), 4).tolist(),
     }
