@@ -277,3 +277,40 @@ def test_an_hl7_aecg_from_a_cart_is_dropped_drawn_and_analysed(page):
     page.get_by_test_id("analyze-button").click()
     page.get_by_test_id("label-table").wait_for(timeout=120_000)
     assert page.get_by_test_id("label-row").count() == 17
+
+
+@pytest.mark.skipif(not ENGINE, reason="ecgscope.inference (the analysis engine) is not installed yet")
+def test_a_long_recording_gets_a_holter_overview_and_true_scale_strips(page, live_server, data_dir):
+    """A 30-min MIT-BIH record (119, ventricular bigeminy): analysed as a Holter from the dashboard, its overview
+    of the whole recording drawn, a click on it opening the 10-s strip there at the record's own 360 Hz and true
+    scale, every beat of the strip labelled with the class the API gives it."""
+    base = data_dir / "mitdb" / "119"
+    page.get_by_test_id("file-input").set_input_files([str(base.with_suffix(".hea")), str(base.with_suffix(".dat"))])
+    page.get_by_test_id("record-title").filter(has_text="119").wait_for()
+    page.get_by_test_id("holter-run").click()
+    overview = page.get_by_test_id("holter-overview")
+    overview.wait_for(timeout=120_000)
+    rid = next(i["id"] for i in _api_json(live_server, "/api/v1/records?page_size=50")["items"]
+               if i["record_name"] == "119")
+    holter = _api_json(live_server, f"/api/v1/records/{rid}/holter")
+    counts = holter["beats"]["classes"]["counts"]
+    assert f"{holter['beats']['total']} (N {counts['N']}, S {counts['S']}, V {counts['V']})" in \
+        page.get_by_test_id("holter-beats").inner_text()
+    assert page.get_by_test_id("holter-vrun").count() == len(holter["beats"]["classes"]["ventricular"]["run_list"])
+    assert len(page.get_by_test_id("holter-hr").get_attribute("d").split("L")) > 25  # one point per minute
+    # a click half-way along the overview opens the strip around 15 min
+    box = overview.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * (28 + 0.5 * (800 - 32)) / 800, box["y"] + box["height"] / 2)
+    head = page.get_by_test_id("strip-head")
+    head.wait_for()
+    start = float(re.search(r"Strip from ([\d.]+) s", head.inner_text()).group(1))
+    assert start == pytest.approx(1805.6 / 2 - 5, abs=2)
+    beats = _api_json(live_server, f"/api/v1/records/{rid}/holter/beats?start_s={start}&end_s={start + 10}")
+    assert len(beats["peaks_s"]) >= 8 and "V" in beats["classes"]
+    page.wait_for_function("() => window.ecgscopeViewer.info().nSamples === 3600")
+    info = page.evaluate("() => window.ecgscopeViewer.info()")
+    assert info["fs"] == 360 and info["speed"] == 25 and info["pxPerMm"] == pytest.approx(CSS_PX_PER_MM, rel=1e-3)
+    assert info["beatLabels"] == len(beats["peaks_s"]) * len(info["rows"])  # every beat, on both leads' rows
+    page.screenshot(path="test-artifacts/dashboard-holter.png", full_page=True)
+    page.get_by_test_id("strip-close").click()
+    page.wait_for_function("() => window.ecgscopeViewer.info().beatLabels === 0")

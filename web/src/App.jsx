@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, tokenStore } from "./api.js";
 import EcgViewer from "./components/EcgViewer.jsx";
+import HolterPanel from "./components/HolterPanel.jsx";
 import PatientQueue from "./components/PatientQueue.jsx";
 import ResultsPanel from "./components/ResultsPanel.jsx";
 import UploadZone from "./components/UploadZone.jsx";
@@ -75,6 +76,8 @@ export default function App() {
   const [caliperMode, setCaliperMode] = useState(false);
   const [saliencyLabel, setSaliencyLabel] = useState("");
   const [explain, setExplain] = useState(false);
+  const [strip, setStrip] = useState(null); // a Holter strip open at full rate: {start, record, labels}
+  const STRIP_S = 10;
 
   const onToken = (t) => {
     tokenStore.set(t);
@@ -105,6 +108,7 @@ export default function App() {
     setTooShort(false);
     setSaliencyLabel("");
     setStart(0);
+    setStrip(null);
     if (!selectedId) return;
     api.getRecord(selectedId).then((r) => {
       setRecord(r);
@@ -114,6 +118,18 @@ export default function App() {
       setAnalysisError(e.status === 404 ? "Not analyzed yet." : e.message);
     });
   }, [selectedId]);
+
+  async function openStrip(t) {
+    const s0 = Math.max(0, Math.min(record.duration_s - STRIP_S, Math.round((t - STRIP_S / 2) * 10) / 10));
+    try {
+      const [r, beats] = await Promise.all([api.getStrip(selectedId, s0, STRIP_S),
+        api.holterBeats(selectedId, s0, s0 + STRIP_S)]);
+      setStrip({ start: s0, record: { ...record, signal: r.signal },
+        labels: beats.peaks_s.map((p, i) => ({ t: p - s0, cls: beats.classes[i] })) });
+    } catch (e) {
+      setMessage(e.message);
+    }
+  }
 
   async function onUpload(files, patientId) {
     setMessage("Uploading…");
@@ -253,10 +269,28 @@ export default function App() {
                   <Calibration value={calibration}
                     onChange={(c) => { setCalibration(c); localStorage.setItem(CAL_KEY, String(c)); }} />
                 </div>
-                <EcgViewer record={record} analysis={analysis} layout={effectiveLayout} speed={speed} gain={gain}
-                  zoom={zoom} calibration={calibration} start={start} saliencyLabel={saliencyLabel}
-                  showMarkers={showMarkers} caliperMode={caliperMode}
-                  onZoom={(f) => setZoom((z) => Math.min(8, Math.max(0.25, z * f)))} />
+                {record.duration_s > MAX_SPAN_S && (
+                  <HolterPanel recordId={record.id} durationS={record.duration_s} canWrite={canWrite}
+                    onOpenStrip={openStrip} onAnalysed={refresh} />
+                )}
+                {strip ? (
+                  <>
+                    <p className="strip-head" data-testid="strip-head">
+                      Strip from {strip.start.toFixed(1)} s to {(strip.start + STRIP_S).toFixed(1)} s at{" "}
+                      {strip.record.signal.fs} Hz, beats labelled N / S / V{" "}
+                      <button onClick={() => setStrip(null)} data-testid="strip-close">back to the whole record</button>
+                    </p>
+                    <EcgViewer record={strip.record} analysis={null} layout={effectiveLayout} speed={speed}
+                      gain={gain} zoom={zoom} calibration={calibration} start={0} showMarkers={false}
+                      caliperMode={caliperMode} beatLabels={strip.labels}
+                      onZoom={(f) => setZoom((z) => Math.min(8, Math.max(0.25, z * f)))} />
+                  </>
+                ) : (
+                  <EcgViewer record={record} analysis={analysis} layout={effectiveLayout} speed={speed} gain={gain}
+                    zoom={zoom} calibration={calibration} start={start} saliencyLabel={saliencyLabel}
+                    showMarkers={showMarkers} caliperMode={caliperMode}
+                    onZoom={(f) => setZoom((z) => Math.min(8, Math.max(0.25, z * f)))} />
+                )}
                 <p className="scale-note">
                   {speed} mm/s · {gain} mm/mV · grid 1 mm / 5 mm · calibration pulse 1 mV
                   {zoom !== 1 && ` · zoomed ${Math.round(zoom * 100)}% (not true scale)`}

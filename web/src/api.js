@@ -48,6 +48,11 @@ export const api = {
     return request(`/api/v1/records?${q}`);
   },
   getRecord: (id, maxPoints = 20000) => request(`/api/v1/records/${id}?max_points=${maxPoints}`),
+  // a window of a long record at its own sampling rate (a Holter strip at true scale)
+  getStrip: (id, startS, durationS) => request(`/api/v1/records/${id}?start_s=${startS}&duration_s=${durationS}`),
+  holter: (id) => request(`/api/v1/records/${id}/holter`),
+  runHolter: (id) => request(`/api/v1/records/${id}/holter`, { method: "POST" }),
+  holterBeats: (id, startS, endS) => request(`/api/v1/records/${id}/holter/beats?start_s=${startS}&end_s=${endS}`),
   upload: (files, patientId) => {
     const form = new FormData();
     for (const f of files) form.append("files", f, f.name);

@@ -108,6 +108,27 @@ function drawMarkers(ctx, geo, analysis, mmPerDevicePx) {
   return drawn;
 }
 
+// AAMI beat classes of a Holter strip: each beat's letter above every row that shows its instant; returns
+// the number of letters drawn.
+const BEAT_COLORS = { N: "#555555", S: "#1f5fbf", V: "#c0392b" };
+function drawBeatLabels(ctx, geo, labels) {
+  ctx.font = "bold 3px sans-serif";
+  ctx.textAlign = "center";
+  let drawn = 0;
+  geo.rows.forEach((row, r) => {
+    for (const seg of row) {
+      for (const { t, cls } of labels) {
+        if (t < seg.t0 || t > seg.t0 + seg.dur) continue;
+        ctx.fillStyle = BEAT_COLORS[cls] ?? "#555555";
+        ctx.fillText(cls, xMmOf(geo, seg, t), r * geo.rowH + 8);
+        drawn++;
+      }
+    }
+  });
+  ctx.textAlign = "start";
+  return drawn;
+}
+
 function snapLabel(p) {
   return p.how === "fiducial" ? `snapped to ${p.name}` : p.how === "extremum" ? "snapped to peak" : "not snapped";
 }
@@ -148,7 +169,7 @@ function drawCalipers(ctx, geo, caliper, mmPerDevicePx) {
 
 export default function EcgViewer({
   record, analysis, layout, speed, gain, zoom, calibration, start = 0,
-  saliencyLabel, showMarkers, caliperMode, onZoom,
+  saliencyLabel, showMarkers, caliperMode, onZoom, beatLabels = null,
 }) {
   const canvasRef = useRef(null);
   const scrollRef = useRef(null);
@@ -166,7 +187,7 @@ export default function EcgViewer({
   );
   const ppm = pxPerMm({ calibration, zoom });
   const [caliper, setCaliper] = useState({ a: null, b: null });
-  const drawn = useRef({ markers: 0, saliencyBins: 0 });
+  const drawn = useRef({ markers: 0, saliencyBins: 0, beatLabels: 0 });
 
   useEffect(() => setCaliper({ a: null, b: null }), [record.id, layout, start]);
 
@@ -222,15 +243,17 @@ export default function EcgViewer({
       row.forEach((seg) => ctx.fillText(seg.lead, xMmOf(geo, seg, seg.t0) + 1, r * geo.rowH + 4.5)),
     );
     drawn.current.markers = showMarkers ? drawMarkers(ctx, geo, analysis, mmPerDevicePx) : 0;
+    drawn.current.beatLabels = beatLabels ? drawBeatLabels(ctx, geo, beatLabels) : 0;
     drawCalipers(ctx, geo, caliper, mmPerDevicePx);
-  }, [geo, ppm, data, fs, gain, start, analysis, saliencyLabel, showMarkers, caliper]);
+  }, [geo, ppm, data, fs, gain, start, analysis, saliencyLabel, showMarkers, caliper, beatLabels]);
 
   // Geometry for automation and assistive tools: where a lead's trace is at time t on screen.
   useEffect(() => {
     window.ecgscopeViewer = {
       info: () => ({ pxPerMm: ppm, dpr: window.devicePixelRatio || 1, widthMm: geo.widthMm,
         heightMm: geo.heightMm, rows: geo.rows.map((r) => r.map((s) => s.lead)), speed, gain,
-        markers: drawn.current.markers, saliencyBins: drawn.current.saliencyBins }),
+        markers: drawn.current.markers, saliencyBins: drawn.current.saliencyBins,
+        beatLabels: drawn.current.beatLabels, fs, nSamples: sig.n_samples }),
       toClient: (lead, t, rowIndex = null) => {
         const cands = segmentsAt(geo, t).filter(([r, s]) => s.lead === lead && (rowIndex === null || r === rowIndex));
         if (!cands.length) return null;
@@ -244,7 +267,7 @@ export default function EcgViewer({
         return { x: rect.left + xCss, y: rect.top + yCss };
       },
     };
-  }, [geo, ppm, data, fs, gain, speed]);
+  }, [geo, ppm, data, fs, gain, speed, sig.n_samples]);
 
   function toMm(ev) {
     const rect = canvasRef.current.getBoundingClientRect();
