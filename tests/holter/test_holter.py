@@ -127,7 +127,11 @@ def test_no_signal_at_all_says_so_and_the_cli_reports(tmp_path, capsys):
     edf.write_bytes(b"0       ")
     assert main(["holter", str(edf)]) == 2
     err = capsys.readouterr().err
-    assert "day.edf" in err and "WFDB records only" in err
+    assert "day.edf" in err and "not an EDF/BDF file" in err
+    csv = tmp_path / "day.csv"
+    csv.write_text("I\n0.1\n")
+    assert main(["holter", str(csv)]) == 2
+    assert "WFDB records (.hea + .dat) and EDF/BDF" in capsys.readouterr().err
 
 
 def test_beat_classes_runs_and_couplets_in_the_report(data_dir):
@@ -180,3 +184,33 @@ def test_a_record_in_memory_is_analysed_as_its_file_is(data_dir):
         d["input"].pop("leads")
         d["atrial_fibrillation"].pop("lead")
     assert from_memory == from_file
+
+
+def test_an_edf_day_is_read_in_chunks_as_its_wfdb_twin_and_a_truncated_one_up_to_its_damage(data_dir, tmp_path):
+    """MIT-BIH 106 written as EDF (16-bit): read data record by data record, never whole, it gives the beats and
+    classes of the WFDB original; the same file cut short is analysed up to where it ends."""
+    from ecgscope.io import load_record
+    from ecgscope.io.edf_format import edf_extent, read_edf_segment, write_edf
+
+    rec = load_record(data_dir / "mitdb" / "106")
+    edf = write_edf(rec, tmp_path / "106.edf")
+    ext = edf_extent(edf)
+    assert (ext.fs, ext.leads) == (360.0, ("II", "V1"))
+    assert 0 <= ext.readable_samples - rec.n_samples < 360  # the writer fills the last 1-s data record
+    part = read_edf_segment(edf, 100_000, 103_600)
+    assert np.abs(part - rec.signal[:, 100_000:103_600]).max() < 1e-3  # 16-bit quantisation only
+    wf = holter_analyze(data_dir / "mitdb" / "106")
+    ed = holter_analyze(edf)
+    # the same beats, but for one the original's last samples end too soon to show (the EDF's filled record has it)
+    body = ed.peaks < rec.n_samples - 360
+    assert np.array_equal(ed.peaks[body], wf.peaks[wf.peaks < rec.n_samples - 360])
+    assert (ed.classes[body] != wf.classes[wf.peaks < rec.n_samples - 360]).sum() <= 5
+    assert ed.to_dict()["input"]["source"] == "106.edf"
+    data = edf.read_bytes()
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(data[: len(data) // 3])
+    d = holter_analyze(cut).to_dict()
+    assert d["truncated"]["header_s"] == pytest.approx(1805.6, abs=1) and d["truncated"]["readable_s"] < 610
+    assert any("ends at" in w for w in d["warnings"]) and d["beats"]["total"] > 500
+    with pytest.raises(Exception, match="outside"):
+        read_edf_segment(cut, 0, rec.n_samples)

@@ -1,8 +1,9 @@
 """Long recordings (Holters, patches) analysed in chunks: beats, heart-rate trend, pauses, brady/tachycardia
 episodes, 24-h HRV, and what could not be analysed.
 
-The record is read ``chunk_s`` at a time with ``overlap_s`` on each side (:func:`ecgscope.io.wfdb_format.
-read_wfdb_segment`), so memory holds one chunk of samples, never the day.  R peaks are detected on the chunk with
+The record is read ``chunk_s`` at a time with ``overlap_s`` on each side (:func:`ecgscope.holter.source.
+open_long_record`: WFDB, EDF/BDF, or a Record in memory), so memory holds one chunk of samples, never the day.
+R peaks are detected on the chunk with
 its overlap (the detector's thresholds settle before the chunk's own samples) and kept only inside the chunk's own
 span: every beat is kept by exactly one chunk.
 
@@ -19,16 +20,15 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ecgscope.errors import RecordFormatError, UnsupportedFormatError
+from ecgscope.errors import RecordFormatError
 from ecgscope.holter.af import episodes as af_episodes
 from ecgscope.holter.af import window_probabilities
+from ecgscope.holter.source import open_long_record
 from ecgscope.inference import Analyzer
-from ecgscope.io.wfdb_format import WfdbExtent, read_wfdb_segment, wfdb_extent
 from ecgscope.leads import normalize_lead_name
 from ecgscope.record import FLAT_PTP_MV, Record
 from ecgscope.signal.beat_classes import BEAT_CLASSES, classify_features
@@ -114,14 +114,14 @@ def _episodes(peaks_s: np.ndarray, hr_run: np.ndarray, inside: np.ndarray, min_b
 
 
 def holter_analyze(path: str | os.PathLike | Record, options: HolterOptions | None = None) -> HolterResult:
-    """Analyse a long WFDB record in chunks (module docstring).
+    """Analyse a long recording in chunks (module docstring).
 
     Parameters
     ----------
     path : path or Record
-        A single-segment WFDB record (its ``.hea`` or base name), of any length, read chunk by chunk; or a
-        :class:`~ecgscope.record.Record` already in memory (an upload of any format), analysed chunk by chunk
-        the same way.
+        A single-segment WFDB record (its ``.hea`` or base name) or an EDF/BDF file, of any length, read chunk
+        by chunk; or a :class:`~ecgscope.record.Record` already in memory (an upload of any format), analysed
+        chunk by chunk the same way.
     options : HolterOptions
 
     Returns
@@ -137,26 +137,11 @@ def holter_analyze(path: str | os.PathLike | Record, options: HolterOptions | No
     """
     o = options or HolterOptions()
     t0 = time.perf_counter()
-    if isinstance(path, Record):
-        record = path
-        extent = WfdbExtent(float(record.fs), tuple(record.leads), record.n_samples, record.n_samples,
-                            record.record_id or "record")
-
-        def read(lo: int, hi: int) -> np.ndarray:
-            return np.asarray(record.signal[:, lo:hi], dtype=np.float32)
-    else:
-        suffix = Path(path).suffix.lower()
-        if suffix not in ("", ".hea", ".dat", ".mat") and not Path(str(path) + ".hea").exists():
-            raise UnsupportedFormatError(f"long recordings are read in chunks from WFDB records only (.hea + .dat); "
-                                         f"convert this {suffix} file first (ecgscope convert FILE --to wfdb), or "
-                                         "load it and pass the Record", source=str(path))
-        extent = wfdb_extent(path)
-
-        def read(lo: int, hi: int) -> np.ndarray:
-            return read_wfdb_segment(path, lo, hi)
+    source = open_long_record(path)
+    extent, read = source.extent, source.read
     fs, n = extent.fs, extent.readable_samples
     if n == 0:
-        raise RecordFormatError("the signal file holds no samples", source=str(path), code="truncated_data")
+        raise RecordFormatError("the signal file holds no samples", source=source.name, code="truncated_data")
     chunk, overlap, win = int(o.chunk_s * fs), int(o.overlap_s * fs), int(round(o.window_s * fs))
     n_windows = math.ceil(n / win)
     state: list[str | None] = [None] * n_windows
@@ -222,7 +207,7 @@ def holter_analyze(path: str | os.PathLike | Record, options: HolterOptions | No
     data["timing_ms"] = {"read": round(t_read * 1000, 1), "detect": round(t_detect * 1000, 1),
                          "classify": round(t_classify * 1000, 1), "af": round(t_af * 1000, 1),
                          "total": round((time.perf_counter() - t0) * 1000, 1)}
-    data["input"]["source"] = extent.record_id if isinstance(path, Record) else Path(path).name
+    data["input"]["source"] = source.name
     return HolterResult(data, peaks, classes)
 
 

@@ -247,8 +247,8 @@ def read_wfdb(path: str | Path) -> Record:
 
 
 @dataclass(frozen=True)
-class WfdbExtent:
-    """What a long record holds, from its header and file sizes, before any sample is read."""
+class RecordExtent:
+    """What a long record holds, from its header and file sizes, before any sample is read (any format)."""
 
     fs: float
     leads: tuple[str, ...]
@@ -257,7 +257,7 @@ class WfdbExtent:
     record_id: str
 
 
-def wfdb_extent(path: str | Path) -> WfdbExtent:
+def wfdb_extent(path: str | Path) -> RecordExtent:
     """The sampling rate, leads and length of a single-segment WFDB record, and how much of it its signal files
     actually hold (for the uncompressed formats, from their sizes: a truncated file is read up to its damage)."""
     p = Path(path)
@@ -287,7 +287,7 @@ def wfdb_extent(path: str | Path) -> WfdbExtent:
         bits = sum(_BITS[header.fmt[i]] * spf[i] for i in idx)
         offset = max((header.byte_offset or [0] * header.n_sig)[i] or 0 for i in idx)
         readable = min(readable, max(0, int((data.stat().st_size - offset) * 8 // bits)))
-    return WfdbExtent(float(header.fs), tuple(header.sig_name), int(header.sig_len), int(readable), base.name)
+    return RecordExtent(float(header.fs), tuple(header.sig_name), int(header.sig_len), int(readable), base.name)
 
 
 def read_wfdb_segment(path: str | Path, start: int, stop: int) -> np.ndarray:

@@ -18,7 +18,8 @@ import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 
 from ecgscope.holter.analysis import HolterResult, hms
-from ecgscope.io.wfdb_format import read_wfdb_segment
+from ecgscope.holter.source import open_long_record
+from ecgscope.record import Record
 from ecgscope.report.layout import PAGE_MM, ReportLayout, Segment
 from ecgscope.report.pdf import CAUTION, TRACE_COLOR, _fmt, _grid, _page, _pulse, plt
 
@@ -122,6 +123,7 @@ def _events(d: dict) -> list[tuple[str, float]]:
 
 def _strip_page(pdf: PdfPages, path, res: HolterResult, n_pages: int) -> None:
     d = res.to_dict()
+    read = open_long_record(path).read
     layout = ReportLayout(rows_per_page=4, grid_top=170.0, row_height=36.0)
     fig, ax = _page()
     _header(ax, d, 2, n_pages)
@@ -133,7 +135,7 @@ def _strip_page(pdf: PdfPages, path, res: HolterResult, n_pages: int) -> None:
     seg = Segment(lead=str(d["input"]["leads"][0]), t0=0.0, duration=STRIP_S, x_mm=0.0)
     for row, (title, centre) in enumerate(events[: layout.rows_per_page]):
         a = int(np.clip(round(centre * fs) - n // 2, 0, max(0, total - n)))
-        x = read_wfdb_segment(path, a, min(total, a + n))[0].astype(np.float64)
+        x = read(a, min(total, a + n))[0].astype(np.float64)
         x = x - np.nanmedian(x)
         t = np.arange(x.size) / fs
         xs = layout.x_of(seg, t)
@@ -156,9 +158,9 @@ def _strip_page(pdf: PdfPages, path, res: HolterResult, n_pages: int) -> None:
     plt.close(fig)
 
 
-def render_holter_report(path: str | os.PathLike, result: HolterResult) -> bytes:
-    """The PDF (2 pages, A4 landscape) of ``result``, the :func:`~ecgscope.holter.holter_analyze` of the WFDB
-    record at ``path`` (read again for the strips)."""
+def render_holter_report(path: str | os.PathLike | Record, result: HolterResult) -> bytes:
+    """The PDF (2 pages, A4 landscape) of ``result``, the :func:`~ecgscope.holter.holter_analyze` of the
+    recording at ``path`` (WFDB, EDF/BDF or a Record; read again for the strips)."""
     buf = io.BytesIO()
     d = result.to_dict()
     meta = {"Title": f"Holter report {d['input']['record_id']}", "Creator": "ecgscope"}
