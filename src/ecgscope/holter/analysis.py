@@ -27,6 +27,7 @@ import numpy as np
 from ecgscope.errors import RecordFormatError
 from ecgscope.holter.af import episodes as af_episodes
 from ecgscope.holter.af import window_probabilities
+from ecgscope.holter.schema import HOLTER_SCHEMA_VERSION, HolterReport
 from ecgscope.holter.source import open_long_record
 from ecgscope.inference import Analyzer
 from ecgscope.leads import normalize_lead_name
@@ -36,9 +37,6 @@ from ecgscope.signal.beat_features import morphology_features, rr_features
 from ecgscope.signal.hrv import ECTOPIC_RULE, normal_intervals
 from ecgscope.signal.peaks import ecg_peaks
 
-# 0.2: beats.classes (AAMI N/S/V counts, per hour), ventricular and supraventricular runs and couplets;
-# atrial_fibrillation (episodes, burden)
-HOLTER_SCHEMA_VERSION = "0.2"
 AF_MODEL = "ecgscope-af-1lead"
 MAX_LISTED = 100  # episodes and pauses listed in full in the JSON (counts are always complete)
 
@@ -208,6 +206,7 @@ def holter_analyze(path: str | os.PathLike | Record, options: HolterOptions | No
                          "classify": round(t_classify * 1000, 1), "af": round(t_af * 1000, 1),
                          "total": round((time.perf_counter() - t0) * 1000, 1)}
     data["input"]["source"] = source.name
+    HolterReport.model_validate(data)  # the shipped schema is a contract: never emit what breaks it
     return HolterResult(data, peaks, classes)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -104,3 +105,12 @@ class AuditOut(BaseModel):
     action: str
     record_id: str | None
     detail: dict
+
+
+class HolterBeats(BaseModel):
+    """The beats of a stored Holter analysis inside a window."""
+
+    start_s: float
+    end_s: float
+    peaks_s: list[float] = Field(description="R-peak times, seconds from the start of the recording")
+    classes: list[Literal["N", "S", "V"]] = Field(description="AAMI class of each beat")

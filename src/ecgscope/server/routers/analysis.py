@@ -11,7 +11,7 @@ from ecgscope.server.auth import Principal
 from ecgscope.server.context import ServerContext
 from ecgscope.server.db import AuditEntry
 from ecgscope.server.deps import Ctx, CurrentUser, Writer
-from ecgscope.server.schemas import AnalyzeRequest, ErrorResponse
+from ecgscope.server.schemas import AnalyzeRequest, ErrorResponse, HolterBeats
 from ecgscope.server.services.analysis import (
     analyze_record,
     get_analysis,
@@ -23,10 +23,11 @@ from ecgscope.server.services.analysis import (
 )
 from ecgscope.server.services.records import get_row, load_stored
 
-try:  # the engine's own pydantic model documents the result: OpenAPI and the shipped JSON Schema are one
+try:  # the engine's own pydantic models document the results: OpenAPI and the shipped JSON Schemas are one
+    from ecgscope.holter.schema import HolterReport
     from ecgscope.inference.schema import AnalysisResult
 except ImportError:  # no engine: the endpoints answer 503 (services.analysis) and the schema is not documented
-    AnalysisResult = None
+    AnalysisResult = HolterReport = None
 
 router = APIRouter(prefix="/api/v1/records", tags=["analysis"])
 
@@ -96,20 +97,20 @@ def _holter(ctx: ServerContext, principal: Principal, record_id: str) -> Respons
     return _json(holter_record(ctx, principal, record_id))
 
 
-@router.post("/{record_id}/holter", responses={**_ERRORS, 403: {"model": ErrorResponse}})
+@router.post("/{record_id}/holter", response_model=HolterReport, responses={**_ERRORS, 403: {"model": ErrorResponse}})
 async def holter(ctx: Ctx, principal: Writer, record_id: str) -> Response:
     """Analyse a long recording (>= 60 s) beat by beat: beat classes per hour, AF episodes and burden, pauses,
     brady/tachycardia, the heart-rate trend and long-term HRV (the Holter JSON, ``holter_schema_version``)."""
     return await ctx.analysis_pool.run(_holter, ctx, principal, record_id)
 
 
-@router.get("/{record_id}/holter", responses=_ERRORS)
+@router.get("/{record_id}/holter", response_model=HolterReport, responses=_ERRORS)
 def holter_result(ctx: Ctx, principal: CurrentUser, record_id: str) -> Response:
     """The stored Holter analysis of the record (without its beat list: see ``…/holter/beats``)."""
     return _json(holter_summary(get_holter(ctx, principal, record_id)))
 
 
-@router.get("/{record_id}/holter/beats", responses=_ERRORS)
+@router.get("/{record_id}/holter/beats", response_model=HolterBeats, responses=_ERRORS)
 def holter_beat_window(ctx: Ctx, principal: CurrentUser, record_id: str,
                        start_s: Annotated[float, Query(ge=0)], end_s: Annotated[float, Query(gt=0)]) -> dict:
     """The beats of the stored Holter analysis in a window: R-peak times (s) and AAMI classes (N, S, V)."""
