@@ -69,3 +69,18 @@ def test_holter_refusals_name_the_problem(api, holter_rid, ptbxl_upload):
     assert r.status_code == 404 and "POST /api/v1/records" in r.json()["detail"]["message"]
     r = api.client.get(f"/api/v1/records/{holter_rid}?start_s=5000", headers=api.h("alice"))
     assert r.status_code == 422 and "outside the record" in r.json()["detail"]["message"]
+
+
+def test_openapi_documents_the_shipped_holter_schema(api):
+    from ecgscope.holter.schema import load_json_schema
+
+    doc = api.client.get("/openapi.json").json()
+    for method in ("get", "post"):
+        ref = doc["paths"]["/api/v1/records/{record_id}/holter"][method]["responses"]["200"]["content"][
+            "application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/HolterReport"
+    served, shipped = doc["components"]["schemas"], load_json_schema()
+    assert set(served["HolterReport"]["properties"]) == set(shipped["properties"])
+    for name, sub in shipped["$defs"].items():
+        assert set(served[name]["properties"]) == set(sub["properties"]), name
+    assert not [n for n in served if "__" in n]  # no two models share a name (FastAPI would qualify them)

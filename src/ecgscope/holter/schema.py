@@ -38,54 +38,54 @@ class HolterInput(_Strict):
     source: str = Field(description="File name, or the record id of a recording analysed in memory")
 
 
-class HourCounts(_Strict):
+class HolterHourCounts(_Strict):
     hour: int = Field(ge=0)
     N: int = Field(ge=0)
     S: int = Field(ge=0)
     V: int = Field(ge=0)
 
 
-class EctopicRun(_Strict):
+class HolterEctopicRun(_Strict):
     onset_s: float
     beats: int = Field(ge=3)
     rate_bpm: Bpm
 
 
-class Ectopy(_Strict):
+class HolterEctopy(_Strict):
     couplets: int = Field(ge=0)
     runs: int = Field(ge=0, description="Runs of >= options.run_beats consecutive beats of the class")
-    longest_run: EctopicRun | None
-    fastest_run: EctopicRun | None
-    run_list: list[EctopicRun]
+    longest_run: HolterEctopicRun | None
+    fastest_run: HolterEctopicRun | None
+    run_list: list[HolterEctopicRun]
 
 
-class BeatClassCounts(_Strict):
+class HolterBeatClassCounts(_Strict):
     N: int = Field(ge=0)
     S: int = Field(ge=0)
     V: int = Field(ge=0)
 
 
-class BeatClassPercent(_Strict):
+class HolterBeatClassPercent(_Strict):
     N: float | None
     S: float | None
     V: float | None
 
 
-class BeatClasses(_Strict):
+class HolterBeatClasses(_Strict):
     method: str
-    counts: BeatClassCounts
-    percent: BeatClassPercent
-    per_hour: list[HourCounts]
-    ventricular: Ectopy
-    supraventricular: Ectopy
+    counts: HolterBeatClassCounts
+    percent: HolterBeatClassPercent
+    per_hour: list[HolterHourCounts]
+    ventricular: HolterEctopy
+    supraventricular: HolterEctopy
 
 
-class Beats(_Strict):
+class HolterBeatSummary(_Strict):
     total: int = Field(ge=0)
-    classes: BeatClasses
+    classes: HolterBeatClasses
 
 
-class HourRate(_Strict):
+class HolterHourRate(_Strict):
     hour: int = Field(ge=0)
     start: str
     beats: int = Field(ge=0)
@@ -95,27 +95,27 @@ class HourRate(_Strict):
     max_bpm: Bpm
 
 
-class HeartRate(_Strict):
+class HolterHeartRate(_Strict):
     min_bpm: Bpm
     mean_bpm: Bpm
     max_bpm: Bpm
-    per_hour: list[HourRate]
+    per_hour: list[HolterHourRate]
     per_minute_bpm: list[float | None] = Field(description="Mean HR of each minute with >= 10 valid RR intervals")
 
 
-class Pause(_Strict):
+class HolterPause(_Strict):
     onset_s: float
     duration_s: float = Field(gt=0)
 
 
-class Pauses(_Strict):
+class HolterPauses(_Strict):
     threshold_s: float = Field(gt=0)
     count: int = Field(ge=0)
-    longest: Pause | None
-    list: list[Pause]
+    longest: HolterPause | None
+    list: list[HolterPause]
 
 
-class RateEpisode(_Strict):
+class HolterRateEpisode(_Strict):
     onset_s: float
     end_s: float
     duration_s: float = Field(ge=0)
@@ -123,23 +123,23 @@ class RateEpisode(_Strict):
     extreme_bpm: Bpm
 
 
-class Bradycardia(_Strict):
+class HolterBradycardia(_Strict):
     below_bpm: float
     count: int = Field(ge=0)
     total_s: float | None
-    longest: RateEpisode | None
-    episodes: list[RateEpisode]
+    longest: HolterRateEpisode | None
+    episodes: list[HolterRateEpisode]
 
 
-class Tachycardia(_Strict):
+class HolterTachycardia(_Strict):
     above_bpm: float
     count: int = Field(ge=0)
     total_s: float | None
-    longest: RateEpisode | None
-    episodes: list[RateEpisode]
+    longest: HolterRateEpisode | None
+    episodes: list[HolterRateEpisode]
 
 
-class Hrv(_Strict):
+class HolterHrv(_Strict):
     ectopic_handling: str
     n_intervals: int = Field(ge=0)
     mean_nn_ms: float | None
@@ -150,19 +150,19 @@ class Hrv(_Strict):
     pnn50: float | None = Field(ge=0, le=1)
 
 
-class Unanalysable(_Strict):
+class HolterUnanalysable(_Strict):
     start_s: float
     end_s: float
     reason: Literal["flat", "gap", "flat or gap"]
 
 
-class Truncated(_Strict):
+class HolterTruncated(_Strict):
     header_s: float | None
     readable_s: float | None
     stops_at: str
 
 
-class Options(_Strict):
+class HolterReportOptions(_Strict):
     chunk_s: float = Field(gt=0)
     overlap_s: float = Field(ge=0)
     window_s: float = Field(gt=0)
@@ -174,14 +174,14 @@ class Options(_Strict):
     af_window_s: float = Field(gt=0)
 
 
-class AfEpisode(_Strict):
+class HolterAfEpisode(_Strict):
     onset_s: float
     end_s: float
     duration_s: float = Field(ge=0)
     onset: str
 
 
-class AtrialFibrillation(_Strict):
+class HolterAtrialFibrillation(_Strict):
     method: str
     lead: str
     threshold: float | None
@@ -190,11 +190,11 @@ class AtrialFibrillation(_Strict):
     episodes: int = Field(ge=0)
     total_s: float | None
     burden_percent: float | None = Field(ge=0, le=100)
-    longest: AfEpisode | None
-    episode_list: list[AfEpisode]
+    longest: HolterAfEpisode | None
+    episode_list: list[HolterAfEpisode]
 
 
-class Timing(_Strict):
+class HolterTiming(_Strict):
     read: float
     detect: float
     classify: float
@@ -207,18 +207,18 @@ class HolterReport(_Strict):
 
     holter_schema_version: Literal["0.2"] = HOLTER_SCHEMA_VERSION
     input: HolterInput
-    beats: Beats
-    heart_rate: HeartRate
-    pauses: Pauses
-    bradycardia: Bradycardia
-    tachycardia: Tachycardia
-    hrv: Hrv
-    unanalysable: list[Unanalysable]
-    truncated: Truncated | None
+    beats: HolterBeatSummary
+    heart_rate: HolterHeartRate
+    pauses: HolterPauses
+    bradycardia: HolterBradycardia
+    tachycardia: HolterTachycardia
+    hrv: HolterHrv
+    unanalysable: list[HolterUnanalysable]
+    truncated: HolterTruncated | None
     warnings: list[str]
-    options: Options
-    atrial_fibrillation: AtrialFibrillation
-    timing_ms: Timing
+    options: HolterReportOptions
+    atrial_fibrillation: HolterAtrialFibrillation
+    timing_ms: HolterTiming
 
 
 def json_schema() -> dict:

@@ -107,7 +107,7 @@ class AuditOut(BaseModel):
     detail: dict
 
 
-class HolterBeats(BaseModel):
+class HolterBeatWindow(BaseModel):
     """The beats of a stored Holter analysis inside a window."""
 
     start_s: float

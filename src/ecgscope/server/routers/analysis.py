@@ -11,7 +11,7 @@ from ecgscope.server.auth import Principal
 from ecgscope.server.context import ServerContext
 from ecgscope.server.db import AuditEntry
 from ecgscope.server.deps import Ctx, CurrentUser, Writer
-from ecgscope.server.schemas import AnalyzeRequest, ErrorResponse, HolterBeats
+from ecgscope.server.schemas import AnalyzeRequest, ErrorResponse, HolterBeatWindow
 from ecgscope.server.services.analysis import (
     analyze_record,
     get_analysis,
@@ -110,7 +110,7 @@ def holter_result(ctx: Ctx, principal: CurrentUser, record_id: str) -> Response:
     return _json(holter_summary(get_holter(ctx, principal, record_id)))
 
 
-@router.get("/{record_id}/holter/beats", response_model=HolterBeats, responses=_ERRORS)
+@router.get("/{record_id}/holter/beats", response_model=HolterBeatWindow, responses=_ERRORS)
 def holter_beat_window(ctx: Ctx, principal: CurrentUser, record_id: str,
                        start_s: Annotated[float, Query(ge=0)], end_s: Annotated[float, Query(gt=0)]) -> dict:
     """The beats of the stored Holter analysis in a window: R-peak times (s) and AAMI classes (N, S, V)."""
