@@ -3,11 +3,11 @@
 Reproduce the shipped weights (about 16 minutes on one CPU core; the defaults are the shipped
 configuration: 6000 steps of 32, kernel 5, additive skips, light head, seed 0, last step kept)::
 
-    nice -n 10 .venv/bin/python -m ecgscope.signal.train_delineator \\
+    nice -n 10 .venv/bin/python -m ecgscope.train.delineator \\
         --out src/ecgscope/signal/weights/delineator_unet.pt
 
-(this also writes ``delineator_unet.onnx`` beside it, the graph ONNX Runtime runs; the shipped file
-was written by ``--kernel 5 --head light --out <tmp>``, identical to the defaults; its ``training``
+(this also writes ``delineator_unet.onnx`` beside it, the graph ONNX Runtime runs; the shipped weights' ``training``
+metadata names this module by its former path, ``ecgscope.signal.train_delineator``; the shipped file was written by ``--kernel 5 --head light --out <tmp>``, identical to the defaults; its ``training``
 metadata records the command, data split and validation loss).  The configuration was chosen on the
 validation fold (``benchmarks/delineation_ludb.py --folds 9``) among kernel 7/5 and conv/light heads:
 kernel 5 with the light head runs the network in ~6.3 instead of ~9.2 ms (12 leads x 10 s, one core)
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(best_state)
     final_loss, final_acc = evaluate(model, xv_t, yv_t)
     training = {
-        "command": "python -m ecgscope.signal.train_delineator " + " ".join(argv if argv is not None
+        "command": "python -m ecgscope.train.delineator " + " ".join(argv if argv is not None
                                                                             else sys.argv[1:]),
         "data": "LUDB records of folds 1-8 (train), fold 9 (validation); fold 10 held out",
         "n_train_records": len(xt), "n_val_records": len(xv), "steps": args.steps, "batch": args.batch,
