@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecgscope.inference.schema import schema_document, write_schema_file
+
 # 0.2: beats.classes (AAMI N/S/V counts, per hour), ventricular and supraventricular runs and couplets;
 # atrial_fibrillation (episodes, burden)
 HOLTER_SCHEMA_VERSION = "0.2"
@@ -222,18 +224,14 @@ class HolterReport(_Strict):
 
 
 def json_schema() -> dict:
-    """The JSON Schema of :class:`HolterReport` (draft 2020-12, as pydantic emits it)."""
-    schema = HolterReport.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"https://ecgscope.dev/schema/holter-{HOLTER_SCHEMA_VERSION}.json"
-    return schema
+    """The JSON Schema of :class:`HolterReport`."""
+    return schema_document(HolterReport, "holter", HOLTER_SCHEMA_VERSION)
 
 
 def load_json_schema() -> dict:
-    """The schema file shipped in the package."""
+    """The Holter schema file shipped in the package."""
     return json.loads(SCHEMA_PATH.read_text())
 
 
 if __name__ == "__main__":
-    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2) + "\n")
-    print(f"wrote {SCHEMA_PATH}")
+    write_schema_file(SCHEMA_PATH, json_schema())

@@ -225,12 +225,24 @@ class AnalysisResult(_Strict):
     saliency: Saliency | None = None
 
 
-def json_schema() -> dict:
-    """The JSON Schema of :class:`AnalysisResult` (draft 2020-12, as pydantic emits it)."""
-    schema = AnalysisResult.model_json_schema(by_alias=True)
+def schema_document(model: type[BaseModel], name: str, version: str, *, by_alias: bool = False) -> dict:
+    """The JSON Schema (draft 2020-12, as pydantic emits it) of ``model``, with its ``$id`` named and versioned.
+
+    The one way the package's shipped schema files (this one and the Holter report's) are made."""
+    schema = model.model_json_schema(by_alias=by_alias)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"https://ecgscope.dev/schema/analysis-{SCHEMA_VERSION}.json"
+    schema["$id"] = f"https://ecgscope.dev/schema/{name}-{version}.json"
     return schema
+
+
+def write_schema_file(path: Path, schema: dict) -> None:
+    path.write_text(json.dumps(schema, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def json_schema() -> dict:
+    """The JSON Schema of :class:`AnalysisResult`."""
+    return schema_document(AnalysisResult, "analysis", SCHEMA_VERSION, by_alias=True)
 
 
 def load_json_schema() -> dict:
@@ -239,5 +251,4 @@ def load_json_schema() -> dict:
 
 
 if __name__ == "__main__":
-    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2) + "\n")
-    print(f"wrote {SCHEMA_PATH}")
+    write_schema_file(SCHEMA_PATH, json_schema())
