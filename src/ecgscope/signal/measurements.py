@@ -161,7 +161,8 @@ def ecg_measurements(record: Record, delineation: Delineation, qtc_formula: str 
         median = _median_beat_of(record, r)
         if median is not None:
             tiled = median.to_record()
-            widest = _widest(ecg_delineate(tiled, method=delineation.method))
+            # the record's own lead quality: a lead left out of its delineation is left out of the template's
+            widest = _widest(ecg_delineate(tiled, method=delineation.method, quality=delineation.quality))
             out = _interval_measurements(tiled, widest, qtc_formula, rr_ms)
             median = replace(median, fiducials_ms=_middle_cycle_fiducials(median, tiled, widest))
             out.update(n_beats=int(beats.shape[0]), method="median_beat", median_beat=median)

@@ -186,7 +186,8 @@ def ecg_median_beat(record: Record, *, peaks: np.ndarray | None = None, classes:
     q = int(round(_ALIGN_QRS_S * fs))
     qrs = slice(max(pre - q, 0), min(pre + q + 1, n))
     lags = np.arange(-shift, shift + 1)
-    scores = np.stack([_correlation(_windows(x, starts + lag, n)[:, :, qrs], template[:, qrs]) for lag in lags])
+    q_len = qrs.stop - qrs.start  # only the QRS span of each shifted beat is cut out
+    scores = np.stack([_correlation(_windows(x, starts + lag + qrs.start, q_len), template[:, qrs]) for lag in lags])
     starts = starts + lags[np.argmax(scores, axis=0)]
     beats = _windows(x, starts, n)
     template = np.median(beats, axis=0)
