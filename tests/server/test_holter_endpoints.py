@@ -67,6 +67,8 @@ def test_holter_refusals_name_the_problem(api, holter_rid, ptbxl_upload):
     assert api.client.post(f"/api/v1/records/{holter_rid}/holter", headers=api.h("bob")).status_code == 404
     r = api.client.get(f"/api/v1/records/{holter_rid}/holter/beats?start_s=10&end_s=20", headers=api.h("alice"))
     assert r.status_code == 404 and "POST /api/v1/records" in r.json()["detail"]["message"]
+    r = api.client.get(f"/api/v1/records/{holter_rid}/holter/beats?start_s=20&end_s=10", headers=api.h("alice"))
+    assert r.status_code == 422 and "must be after start_s" in r.json()["detail"]["message"]
     r = api.client.get(f"/api/v1/records/{holter_rid}?start_s=5000", headers=api.h("alice"))
     assert r.status_code == 422 and "outside the record" in r.json()["detail"]["message"]
 

@@ -211,18 +211,23 @@ def analyze_record(ctx: ServerContext, principal: Principal, record_id: str, *, 
     elapsed_ms = (time.perf_counter() - t0) * 1000
     audit = {"model": model["name"], "version": str(model["version"]), "explain": explain,
              "pad_short": pad_short, "elapsed_ms": round(elapsed_ms, 1)}
-    try:
-        _store_result(ctx, principal, record_id, model, result, audit)
-    except IntegrityError:
-        # the same record analyzed twice at once with one model (a double click): the other request stored
-        # its row between our look-up and our insert; replace it, as a later analysis would
-        _store_result(ctx, principal, record_id, model, result, audit)
+    _store_result(ctx, principal, record_id, model, result, audit)
     return result
 
 
 def _store_result(ctx: ServerContext, principal: Principal, record_id: str, model: dict, result: dict,
                   audit: dict) -> None:
     """Keep ``result`` as the record's analysis by ``model`` (replacing an older one) and mark the record."""
+    try:
+        _replace_result(ctx, principal, record_id, model, result, audit)
+    except IntegrityError:
+        # the same record analyzed twice at once with one model (a double click): the other request stored
+        # its row between our look-up and our insert; replace it, as a later analysis would
+        _replace_result(ctx, principal, record_id, model, result, audit)
+
+
+def _replace_result(ctx: ServerContext, principal: Principal, record_id: str, model: dict, result: dict,
+                    audit: dict) -> None:
     with ctx.db.session() as s:
         old = s.scalar(select(Analysis).where(Analysis.record_id == record_id,
                                               Analysis.model_name == model["name"],
@@ -312,10 +317,7 @@ def holter_record(ctx: ServerContext, principal: Principal, record_id: str) -> d
     identity = _holter_identity(module)
     audit = {"model": HOLTER_ANALYSIS, "version": identity["version"],
              "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1)}
-    try:
-        _store_result(ctx, principal, record_id, identity, result, audit)
-    except IntegrityError:  # analysed twice at once: replace the other's row, as a later analysis would
-        _store_result(ctx, principal, record_id, identity, result, audit)
+    _store_result(ctx, principal, record_id, identity, result, audit)
     return holter_summary(result)
 
 
