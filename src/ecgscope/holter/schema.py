@@ -125,20 +125,19 @@ class HolterRateEpisode(_Strict):
     extreme_bpm: Bpm
 
 
-class HolterBradycardia(_Strict):
+class _HolterRateEpisodes(_Strict):
+    count: int = Field(ge=0)
+    total_s: float | None
+    longest: HolterRateEpisode | None
+    episodes: list[HolterRateEpisode]
+
+
+class HolterBradycardia(_HolterRateEpisodes):
     below_bpm: float
-    count: int = Field(ge=0)
-    total_s: float | None
-    longest: HolterRateEpisode | None
-    episodes: list[HolterRateEpisode]
 
 
-class HolterTachycardia(_Strict):
+class HolterTachycardia(_HolterRateEpisodes):
     above_bpm: float
-    count: int = Field(ge=0)
-    total_s: float | None
-    longest: HolterRateEpisode | None
-    episodes: list[HolterRateEpisode]
 
 
 class HolterHrv(_Strict):

@@ -76,10 +76,6 @@ class MedianBeat:
             raise ValueError(f"cycles must be >= 1; got {cycles}")
         return Record.from_array(np.tile(self.signal, (1, cycles)), fs=self.fs, leads=list(self.leads))
 
-    def times_ms(self) -> np.ndarray:
-        """Time of every template sample relative to the R peak, in ms."""
-        return (np.arange(self.signal.shape[1]) - self.r_index) * 1000.0 / self.fs
-
     def to_dict(self) -> dict[str, Any]:
         """JSON form: the template in µV (integers) with its timing, class, beat count and fiducials."""
         out = {"fs": self.fs, "leads": list(self.leads), "r_index": self.r_index, "rr_ms": round(self.rr_ms, 1),
@@ -153,8 +149,8 @@ def ecg_median_beat(record: Record, *, peaks: np.ndarray | None = None, classes:
     fs = float(record.fs)
     p = ecg_peaks(record) if peaks is None else np.sort(np.asarray(peaks, dtype=np.int64))
     if classes is None:  # on the two leads the beat classifier was trained on (MIT-BIH's MLII and V1) where present
-        pair = [n for n in _CLASSIFY_LEADS if n in record.leads] if len(record.leads) > 2 else []
-        shown = record.select_leads(pair) if len(pair) == 2 else record
+        trained = [n for n in _CLASSIFY_LEADS if n in record.leads] if len(record.leads) > 2 else []
+        shown = record.select_leads(trained) if len(trained) == 2 else record
         classes = ecg_beat_classes(shown, peaks=p).classes if p.size else np.zeros(0, "<U1")
     classes = np.asarray(classes).astype("<U1")
     if classes.shape != p.shape:
@@ -165,9 +161,9 @@ def ecg_median_beat(record: Record, *, peaks: np.ndarray | None = None, classes:
     cls = _dominant(classes)
     dom = classes == cls
     rr = np.diff(p)
-    pair = dom[1:] & dom[:-1]
+    between_dominant = dom[1:] & dom[:-1]
     ok = (rr >= 0.2 * fs) & (rr <= 3.0 * fs)
-    rr_use = rr[pair & ok] if (pair & ok).any() else rr[ok]
+    rr_use = rr[between_dominant & ok] if (between_dominant & ok).any() else rr[ok]
     if rr_use.size == 0:
         raise ContractError("a median beat needs RR intervals between 0.2 and 3 s; the record has none",
                             code="too_few_beats")
