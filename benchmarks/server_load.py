@@ -1,26 +1,30 @@
-"""Server under load on loopback: 16 concurrent clients upload real PTB-XL records and analyze them.
+"""Server under load on loopback: the saturated server against the engine alone, and latency at a realistic load.
 
-A real server process (`ecgscope serve`, SQLite file, content-addressed store in a temp dir) and
-16 client threads, each looping for `--duration` s: upload a 10-s 12-lead PTB-XL record (its
-.hea + two .dat files), analyze it (`POST …/analyze`) when the analysis engine is installed, fetch
-it back (`GET …/records/{id}?max_points=2000`).  Afterwards every acknowledged record is fetched
-again with its full signal.  Goal: analyze p99 < 300 ms, zero errors, every record retrievable.
+A real server process (`ecgscope serve`, SQLite file, content-addressed store in a temp dir); the clients
+are threads of this process, the load generator, so they never share the server's interpreter.  Three runs:
+
+1. **the engine alone**: the server's own analysis call (`run_model`, one thread each) in as many worker
+   processes as the server has (`--processes`), on the same cores, records already in memory, back to back
+   for `--saturation-duration` s: analyses/s that the hardware allows;
+2. **the server at saturation**: 16 clients `POST …/analyze` back to back on 64 records uploaded before,
+   for the same time: analyses/s through HTTP, authentication, the database and the worker pool.  The
+   ratio of 2 to 1 is the server's efficiency (goal >= 0.7);
+3. **a realistic load** (the main run): 16 users, each looping for `--duration` s: upload a 10-s 12-lead
+   PTB-XL record (its .hea + two .dat files), analyze it, fetch it back (`GET …/records/{id}?max_points=2000`),
+   then pause a random, exponentially distributed time of mean `--think-time` s (default 5: reading the
+   result).  Goal: analyze p99 < 300 ms, zero errors.  Afterwards every acknowledged record is fetched again
+   with its full signal.
 
 Without `ecgscope.inference` the analyze step is skipped and the output says so: only upload and
-fetch are measured then.  Clients and server share this machine's cores (loopback); the machine's
-load average before and after the run is recorded with the figures.
+fetch are measured then.  The machine's load average before and after each run is recorded with the figures.
 
 Where analyze time goes: every analyze response carries the engine's own `timing_ms` (preprocess,
 classify, delineate, total), so the table splits the client-side latency into the engine's work and
 the rest (waiting for a worker, the database, HTTP).  `--sweep 1,2,4` adds shorter runs at those
-client counts, showing the load at which the goal holds.  By default the clients loop back to back
-(the server saturated: the latency is then set by the machine's capacity); `--think-time S` makes
-each client pause a random, exponentially distributed time of mean S s between cycles, as users
-reading their results do.  The server runs its analyses in `--processes` worker processes (default
-the server's own: one per CPU, at most 8).
+client counts, `--think-time 0` makes the main run back to back too.
 
     .venv/bin/python benchmarks/server_load.py [--data-dir DIR] [--clients 16] [--duration 60]
-        [--workers N] [--processes N] [--backend onnx|torch] [--think-time S]
+        [--workers N] [--processes N] [--backend onnx|torch] [--think-time S] [--saturation-duration S]
         [--sweep 1,2,4 --sweep-duration 20] [--compare-backends 30]
 """
 
@@ -49,7 +53,8 @@ from ecgscope.server import Settings
 from ecgscope.server.auth import create_user, issue_token
 from ecgscope.server.context import ServerContext
 
-GOAL_ANALYZE_P99_MS = 300.0
+GOAL_ANALYZE_P99_MS = 300.0  # at the realistic load: 16 users, each pausing ~5 s between records
+GOAL_SATURATION_RATIO = 0.7  # analyses/s of the saturated server over the engine's own rate on the same cores
 
 
 def _free_port() -> int:
@@ -90,9 +95,12 @@ ENGINE_STEPS = ("preprocess", "classify", "delineate", "total")
 
 
 def run_load(url: str, headers: dict, uploads: list, clients: int, duration: float, engine: bool,
-             think_s: float = 0.0) -> dict:
+             think_s: float = 0.0, analyze_only: list[str] | None = None) -> dict:
     """``clients`` threads loop upload -> analyze -> fetch for ``duration`` s, pausing a random time of mean
-    ``think_s`` after each cycle (0: back to back, the server saturated); latencies, errors, record ids."""
+    ``think_s`` after each cycle (0: back to back, the server saturated); latencies, errors, record ids.
+
+    With ``analyze_only`` (ids of records uploaded before), each cycle is one ``POST …/analyze`` of one of
+    them: the server's analysis path alone, at saturation when ``think_s`` is 0."""
     lat: dict[str, list[float]] = defaultdict(list)
     engine_ms: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, list[str]] = defaultdict(list)
@@ -117,7 +125,18 @@ def run_load(url: str, headers: dict, uploads: list, clients: int, duration: flo
         rng = np.random.default_rng(k)  # each client's pauses: independent users, not a lockstep burst
         i = 0
         with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
-            while time.perf_counter() < t_end:
+            while analyze_only and time.perf_counter() < t_end:
+                rid = analyze_only[(k + i * clients) % len(analyze_only)]
+                i += 1
+                r = call(c, "analyze", "POST", f"/api/v1/records/{rid}/analyze")
+                if r is not None:
+                    timing = r.json()["timing_ms"]
+                    with lock:
+                        for step in ENGINE_STEPS:
+                            engine_ms[step].append(float(timing[step]))
+                if think_s > 0:
+                    time.sleep(min(rng.exponential(think_s), max(0.0, t_end - time.perf_counter())))
+            while not analyze_only and time.perf_counter() < t_end:
                 files = [("files", f) for f in mine[i % len(mine)]]
                 i += 1
                 r = call(c, "upload", "POST", "/api/v1/records", files=files)
@@ -176,6 +195,53 @@ def _print_run(run: dict, errors_by_op: dict) -> None:
         print(f"{name:<16}{o['n']:>7}{''.join(cells)}{err!s:>8}")
 
 
+_ENGINE: dict = {}
+
+
+def _engine_init(bases: list[str], backend: str) -> None:
+    from ecgscope.io import load_record
+    from ecgscope.server.services.analysis import choose_model, run_model
+
+    _ENGINE["records"] = [load_record(b) for b in bases]
+    _ENGINE["model"] = choose_model(_ENGINE["records"][0])
+    _ENGINE["backend"] = backend
+    run_model(_ENGINE["records"][0], _ENGINE["model"], backend=backend, threads=1)  # the model loaded
+
+
+def _engine_analyze(i: int) -> float:
+    from ecgscope.server.services.analysis import run_model
+
+    t0 = time.perf_counter()
+    recs = _ENGINE["records"]
+    run_model(recs[i % len(recs)], _ENGINE["model"], backend=_ENGINE["backend"], threads=1)
+    return time.perf_counter() - t0
+
+
+def engine_rate(bases: list[Path], processes: int, backend: str, duration: float) -> dict:
+    """The engine's own rate on these cores: the server's analysis call (``run_model``, one thread each) in
+    ``processes`` worker processes, records already in memory, back to back for ``duration`` s; what the
+    server's analyses/s at saturation is held against."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = max(1, processes)
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_engine_init,
+                             initargs=([str(b) for b in bases[:64]], backend)) as pool:
+        list(pool.map(_engine_analyze, range(4 * n)))  # every worker started and warm
+        times: list[float] = []
+        t0 = time.perf_counter()
+        i = 0
+        while time.perf_counter() - t0 < duration:
+            times += pool.map(_engine_analyze, range(i, i + 8 * n))
+            i += 8 * n
+        wall = time.perf_counter() - t0
+    rate = len(times) / wall
+    print(f"-- engine alone: {n} processes x 1 thread, {len(times)} analyses in {wall:.1f} s: {rate:.1f} analyses/s "
+          f"(p50 {1000 * float(np.median(times)):.1f} ms each)")
+    return {"processes": n, "threads_each": 1, "analyses": len(times), "duration_s": round(wall, 1),
+            "analyses_per_s": round(rate, 2), "analysis": _pct([1000 * t for t in times])}
+
+
 def compare_backends(bases: list[Path], n: int) -> dict:
     """Per-analysis time of the server's analysis call on each backend, single-threaded, in this process:
     the two backends alternate on the same records, so a change of the machine's load hits both alike."""
@@ -215,9 +281,12 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=None,
                     help="the server's analysis worker processes (0: analyses in the server's threads; "
                          "default the server's own default)")
-    ap.add_argument("--think-time", type=float, default=0.0, metavar="S",
+    ap.add_argument("--think-time", type=float, default=5.0, metavar="S",
                     help="each client pauses after each upload-analyze-fetch cycle, for an exponentially "
-                         "distributed time of mean S s (default 0: back to back, the server saturated)")
+                         "distributed time of mean S s (default 5: users reading their results; 0: back to back)")
+    ap.add_argument("--saturation-duration", type=float, default=30.0, metavar="S",
+                    help="the analyze-only run at saturation (clients back to back on uploaded records) and the "
+                         "engine-alone run it is held against, each S s (0: skip both)")
     ap.add_argument("--sweep", default="", help="also run these client counts first (comma separated)")
     ap.add_argument("--sweep-duration", type=float, default=20.0)
     ap.add_argument("--compare-backends", type=int, default=0, metavar="N",
@@ -234,12 +303,14 @@ def main() -> int:
         raise SystemExit(f"error: no PTB-XL 500 Hz records under {data / 'ptbxl' / 'records500'}")
     sweep = [int(x) for x in args.sweep.split(",") if x.strip()]
     backends = compare_backends(bases, args.compare_backends) if args.compare_backends else None
+    if args.processes is None:  # what `ecgscope serve` will use: its settings from the environment
+        args.processes = Settings.from_env(state_dir=Path(tempfile.gettempdir())).analysis_processes
+    alone = engine_rate(bases, args.processes, args.backend, args.saturation_duration) \
+        if args.saturation_duration > 0 else None
 
     with tempfile.TemporaryDirectory(prefix="ecgscope-load-") as tmp:
         state = Path(tmp)
         ctx = ServerContext(Settings(state_dir=state))
-        if args.processes is None:  # what `ecgscope serve` will use: its settings from the environment
-            args.processes = Settings.from_env(state_dir=state).analysis_processes
         ctx.start()
         with ctx.db.session() as s:
             token = issue_token(s, create_user(s, "load", team="bench"))
@@ -260,6 +331,14 @@ def main() -> int:
                     # as many at once as the server has workers, so every worker (process) has loaded
                     with ThreadPoolExecutor(max(args.workers, args.processes)) as pool:
                         list(pool.map(warm, range(2 * max(args.workers, args.processes))))
+            saturated = None
+            if engine and alone is not None:
+                with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+                    ids = [c.post("/api/v1/records", files=[("files", f) for f in up]).json()["id"]
+                           for up in uploads[:64]]
+                saturated = run_load(url, headers, uploads, args.clients, args.saturation_duration, engine,
+                                     0.0, analyze_only=ids)
+                saturated.pop("_acknowledged")
             runs = [run_load(url, headers, uploads, n, args.sweep_duration, engine, args.think_time) for n in sweep]
             main_run = run_load(url, headers, uploads, args.clients, args.duration, engine, args.think_time)
             acknowledged = set().union(*(r.pop("_acknowledged") for r in [*runs, main_run]))
@@ -279,7 +358,9 @@ def main() -> int:
             proc.wait(timeout=30)
 
     analyze_p99 = main_run["operations"]["analyze"]["p99_ms"]
-    n_errors = main_run["n_errors"] + sum(r["n_errors"] for r in runs)
+    n_errors = main_run["n_errors"] + sum(r["n_errors"] for r in runs) + (saturated["n_errors"] if saturated else 0)
+    ratio = (round(saturated["throughput"]["analyses_per_s"] / alone["analyses_per_s"], 3)
+             if saturated and alone else None)
     result = {
         "benchmark": "server_load",
         "command": "benchmarks/server_load.py " + " ".join(sys.argv[1:]),
@@ -292,16 +373,26 @@ def main() -> int:
         "record": "PTB-XL 500 Hz, 10 s, 12 leads (.hea + 2 .dat per upload)",
         **{k: v for k, v in main_run.items()},
         "sweep": runs,
+        "engine_alone": alone,
+        "saturation": saturated,
+        "saturation_ratio": ratio,
         "backend_comparison": backends,
         "records_acknowledged": len(acknowledged), "records_not_retrievable": len(missing),
         "analyzed_records_without_analysis": len(no_analysis),
         "goal": {"analyze_p99_ms_below": GOAL_ANALYZE_P99_MS,
                  "met": None if analyze_p99 is None else bool(analyze_p99 < GOAL_ANALYZE_P99_MS and n_errors == 0
-                                                             and not missing)},
+                                                             and not missing),
+                 "saturation_ratio_at_least": GOAL_SATURATION_RATIO,
+                 "ratio_met": None if ratio is None else bool(ratio >= GOAL_SATURATION_RATIO)},
     }
     print(f"server_load: loopback, {os.cpu_count()} CPUs shared by clients and server; server workers "
           f"{args.workers}, analysis processes {args.processes}, backend {args.backend}; analysis engine "
           f"{result['analysis_engine']}")
+    if saturated:
+        print("saturation (analyze only, back to back):")
+        _print_run(saturated, saturated["errors"])
+        print(f"server at saturation {saturated['throughput']['analyses_per_s']} analyses/s against the engine alone "
+              f"{alone['analyses_per_s']} on the same cores: ratio {ratio} (goal >= {GOAL_SATURATION_RATIO})")
     for run in [*runs, main_run]:
         _print_run(run, run["errors"])
     print(f"records acknowledged {len(acknowledged)}, not retrievable afterwards {len(missing)}, analyzed without "

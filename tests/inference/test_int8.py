@@ -32,20 +32,32 @@ def test_a_package_ships_its_int8_network_exactly_when_validation_allowed_it(nam
     assert "## int8 network" in card
 
 
-def test_the_12_lead_package_ships_none_and_says_why():
+def test_a_package_without_an_int8_network_says_why(tmp_path):
+    import shutil
+
+    pkg = tmp_path / "no-int8"
+    shutil.copytree(resolve_package("ecgscope-17-12lead"), pkg)
+    (pkg / INT8_FILE).unlink()
     assert "onnx-int8" in BACKENDS
-    assert not _report("ecgscope-17-12lead")["shipped"]
     with pytest.raises(MissingInputError, match="ships no int8 network"):
-        Analyzer.from_pretrained("ecgscope-17-12lead", backend="onnx-int8")
+        Analyzer(pkg, backend="onnx-int8")
 
 
-def test_the_shipped_int8_network_answers_as_the_float_one_on_real_strips(data_dir):
+def _real_records(name: str, data_dir) -> list:
     from ecgscope.datasets import open_dataset
 
-    ds = open_dataset("cinc2017", data_dir)
-    records = [ds.load(i) for i in range(0, 400, 20)]
-    float_ = Analyzer.from_pretrained("ecgscope-17-1lead", backend="onnx", combine_evidence=False)
-    int8 = Analyzer.from_pretrained("ecgscope-17-1lead", backend="onnx-int8", combine_evidence=False)
+    if name == "ecgscope-17-1lead":
+        ds = open_dataset("cinc2017", data_dir)
+        return [ds.load(i) for i in range(0, 400, 20)]
+    ds = open_dataset("ptbxl", data_dir)  # 500 Hz 12-lead records, resampled by the package to its 100 Hz
+    return [ds.load(i) for i in range(0, 800, 20)]
+
+
+@pytest.mark.parametrize("name", ["ecgscope-17-12lead", "ecgscope-17-1lead"])
+def test_the_shipped_int8_network_answers_as_the_float_one_on_real_records(name, data_dir):
+    records = _real_records(name, data_dir)
+    float_ = Analyzer.from_pretrained(name, backend="onnx", combine_evidence=False)
+    int8 = Analyzer.from_pretrained(name, backend="onnx-int8", combine_evidence=False)
     assert int8.backend.name == "onnx-int8" and int8.info()["backend"] == "onnx-int8"
     a, b = float_.classify_many(records), int8.classify_many(records)
     diff = np.abs(a - b)
@@ -55,13 +67,13 @@ def test_the_shipped_int8_network_answers_as_the_float_one_on_real_strips(data_d
 
 
 @pytest.mark.slow
-def test_the_validation_check_reproduces_the_packaged_figure(data_dir):
+@pytest.mark.parametrize("name", ["ecgscope-17-12lead", "ecgscope-17-1lead"])
+def test_the_validation_check_reproduces_the_packaged_figure(name, data_dir):
     """The ship decision is reproducible: the check on one validation source gives the figure the package
     recorded."""
-    analyzer = Analyzer.from_pretrained("ecgscope-17-1lead", backend="onnx", threads=2, combine_evidence=False)
-    row, = check_int8(analyzer, resolve_package("ecgscope-17-1lead") / INT8_FILE, [SourceSpec.parse("ptbxl:9")],
-                      data_dir)
-    recorded = next(r for r in _report("ecgscope-17-1lead")["validation"] if r["source"] == "ptbxl:9")
+    analyzer = Analyzer.from_pretrained(name, backend="onnx", threads=2, combine_evidence=False)
+    row, = check_int8(analyzer, resolve_package(name) / INT8_FILE, [SourceSpec.parse("ptbxl:9")], data_dir)
+    recorded = next(r for r in _report(name)["validation"] if r["source"] == "ptbxl:9")
     assert row["difference"] == pytest.approx(recorded["difference"], abs=1e-4)
     assert row["difference"] >= -0.002
 

@@ -556,22 +556,37 @@ class Analyzer:
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Window logits of all ``records``, the record each window belongs to, and (``features``) the records'
         :data:`RECORD_FEATURES`."""
-        def per_record(record: Record) -> tuple[ModelInput, dict[str, float] | None]:
-            return self.preprocessor(record), (self.head_features(record) if features else None)
+        def prepare(part: Sequence[Record]) -> tuple[list[ModelInput], list[dict[str, float] | None]]:
+            inputs = [self.preprocessor(r) for r in part]
+            return inputs, [self.head_features(r) if features else None for r in part]
 
-        if self.threads > 1 and len(records) >= 2 * self.threads:
-            # resampling, filtering and the delineator's network release the GIL: the threads the backend was
-            # given prepare the records too
+        def prepare_and_run(part: Sequence[Record]) -> tuple[list[ModelInput], list, np.ndarray]:
+            inputs, feats = prepare(part)
+            return inputs, feats, self.backend.logits_serial(np.concatenate([b.windows for b in inputs]))
+
+        n_parts = min(self.threads, len(records) // 2)
+        if n_parts > 1:
+            # one share of the records per thread, each prepared and run through the network by that thread:
+            # the network releases the GIL, so one thread's (GIL-bound) preprocessing runs while the other's
+            # network does, with no barrier between the two steps (an ONNX session runs several calls at once;
+            # PyTorch's own intra-op threads are used instead, on the prepared windows)
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(self.threads) as pool:
-                prepared = list(pool.map(per_record, records))
+            bounds = np.linspace(0, len(records), n_parts + 1).astype(int)
+            parts = [records[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            serial = hasattr(self.backend, "logits_serial")
+            with ThreadPoolExecutor(n_parts) as pool:
+                done = list(pool.map(prepare_and_run if serial else prepare, parts))
+            inputs = [b for d in done for b in d[0]]
+            feats = [f for d in done for f in d[1]]
+            logits = (np.concatenate([d[2] for d in done]) if serial
+                      else self.backend.logits(np.concatenate([b.windows for b in inputs])))
         else:
-            prepared = [per_record(r) for r in records]
-        windows = np.concatenate([b.windows for b, _ in prepared])
-        owner = np.concatenate([np.full(len(b.windows), k) for k, (b, _) in enumerate(prepared)])
-        head_x = feature_matrix([f for _, f in prepared], RECORD_FEATURES) if features else None
-        return self.backend.logits(windows), owner, head_x
+            inputs, feats = prepare(records)
+            logits = self.backend.logits(np.concatenate([b.windows for b in inputs]))
+        owner = np.concatenate([np.full(len(b.windows), k) for k, b in enumerate(inputs)])
+        head_x = feature_matrix(feats, RECORD_FEATURES) if features else None
+        return logits, owner, head_x
 
     def info(self) -> dict[str, Any]:
         return {**self.package.info(), "backend": self.backend.name,

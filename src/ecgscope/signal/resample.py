@@ -24,6 +24,30 @@ def _polyphase_fir(up: int, down: int) -> np.ndarray:
     return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
 
 
+def _decimate(x: np.ndarray, h: np.ndarray, down: int) -> np.ndarray:
+    """``resample_poly(x, 1, down, window=h)`` along the last axis, computed polyphase as ``ceil(len(h) / down)``
+    matrix-vector products over the signal folded into rows of ``down`` samples (BLAS), not scipy's
+    per-sample loop: the same output to float32 rounding, ~3x faster for a 10-s 12-lead record at 500 Hz.
+
+    Output ``m`` is the filter centred on input sample ``m * down``, the signal zero outside, as scipy's is.
+    """
+    taps = len(h)
+    half = (taps - 1) // 2
+    n_in = x.shape[-1]
+    n_out = -(-n_in // down)
+    n_phase = -(-taps // down)
+    padded = np.zeros((*x.shape[:-1], (n_out + n_phase) * down), np.float32)
+    padded[..., half:half + n_in] = x
+    folded = padded.reshape(*x.shape[:-1], n_out + n_phase, down)  # (..., rows, down)
+    reversed_taps = np.zeros(n_phase * down, np.float32)
+    reversed_taps[:taps] = h[::-1]
+    phases = reversed_taps.reshape(n_phase, down)  # tap p * down + r of the (reversed) filter at [p, r]
+    y = np.zeros((*x.shape[:-1], n_out), np.float32)
+    for p in range(n_phase):
+        y += folded[..., p:p + n_out, :] @ phases[p]  # (..., n_out)
+    return y
+
+
 def resample_array(x: np.ndarray, fs_in: float, fs_out: float, method: str = "polyphase") -> np.ndarray:
     """Resample ``x`` (..., n_samples) from ``fs_in`` to ``fs_out`` Hz along the last axis.
 
@@ -54,7 +78,10 @@ def resample_array(x: np.ndarray, fs_in: float, fs_out: float, method: str = "po
         return out.reshape(*x.shape[:-1], n_out)
     frac = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)
     up, down = frac.numerator, frac.denominator
-    y = resample_poly(x.astype(np.float32, copy=False), up, down, axis=-1, window=_polyphase_fir(up, down))
+    if up == 1:
+        y = _decimate(x.astype(np.float32, copy=False), _polyphase_fir(up, down), down)
+    else:
+        y = resample_poly(x.astype(np.float32, copy=False), up, down, axis=-1, window=_polyphase_fir(up, down))
     # polyphase length is ceil(n * up / down); trim/pad to the exact time-grid length
     if y.shape[-1] > n_out:
         y = y[..., :n_out]

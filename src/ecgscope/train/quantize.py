@@ -5,7 +5,8 @@
 1. calibration windows: the package's own preprocessing of records from the ``--calibrate`` sources (training
    folds), as many as ``--windows``, drawn at random;
 2. :func:`ecgscope.inference.backends.quantize_int8` (static QDQ int8, convolutions only, the sensitive ones left
-   float by measurement);
+   float by measurement), once per ``--method`` (activation ranges: minmax, percentile, entropy); where several
+   are given, the candidate whose logits move least on held-out calibration windows (training data) goes on;
 3. the check, on validation folds only: macro AUROC of the package's recording-level probabilities with the
    int8 network against the float one, per ``--validate`` source.  ``model.int8.onnx`` is written into the
    package only when no source loses more than ``--tolerance`` (0.002); otherwise it is removed and the card
@@ -108,7 +109,9 @@ def card_section(report: dict) -> str:
     if report["shipped"]:
         lines.append(f"`model.int8.onnx` (backend `onnx-int8`): {q['method']}; {q['convolutions'] - len(q['excluded'])} "
                      f"of {q['convolutions']} convolutions in int8, calibrated on {q['calibration_windows']} windows "
-                     f"of {', '.join(report['calibrated_on'])}.")
+                     f"of {', '.join(report['calibrated_on'])}"
+                     + (f" (ranges from {q['range_windows']} of them, the logit change measured on the others)."
+                        if "range_windows" in q else "."))
     else:
         lines.append(f"No int8 network ships: on validation it lost more than {report['tolerance']} macro AUROC.")
     lines.append(f"Kept float by measured sensitivity (the fewest convolutions holding {q['sensitivity_share']:.0%} of "
@@ -125,7 +128,7 @@ def card_section(report: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ecgscope.inference import Analyzer
-    from ecgscope.inference.backends import INT8_FILE, quantize_int8
+    from ecgscope.inference.backends import INT8_CALIBRATION_METHODS, INT8_FILE, quantize_int8
     from ecgscope.inference.package import replace_card_section
 
     ap = argparse.ArgumentParser(prog="python -m ecgscope.train.quantize", description=__doc__.split("\n")[0])
@@ -133,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--calibrate", nargs="+", required=True, help="training sources as name:folds")
     ap.add_argument("--validate", nargs="+", required=True, help="validation sources as name:folds")
     ap.add_argument("--windows", type=int, default=400, help="calibration windows")
+    ap.add_argument("--method", nargs="+", default=["minmax"], choices=INT8_CALIBRATION_METHODS,
+                    help="activation range calibration; several: the one with the least held-out logit MSE")
     ap.add_argument("--tolerance", type=float, default=0.002, help="largest macro AUROC loss allowed")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
@@ -143,8 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     calibration = calibration_windows(analyzer, cal_specs, args.windows, args.data_dir)
     target = pkg / INT8_FILE
     with tempfile.TemporaryDirectory() as tmp:
-        candidate = Path(tmp) / INT8_FILE
-        quant = quantize_int8(pkg / "model.onnx", candidate, calibration)
+        candidates = {}
+        for method in dict.fromkeys(args.method):
+            path = Path(tmp) / f"{method}.{INT8_FILE}"
+            candidates[method] = (path, quantize_int8(pkg / "model.onnx", path, calibration, method=method))
+            print(f"{method}: held-out logit MSE {candidates[method][1]['held_out_logit_mse']:.5f}", flush=True)
+        best = min(candidates, key=lambda m: candidates[m][1]["held_out_logit_mse"])
+        candidate, quant = candidates[best]
+        quant["candidates"] = {m: q["held_out_logit_mse"] for m, (_, q) in candidates.items()}
         validation = check_int8(analyzer, candidate, val_specs, args.data_dir)
         shipped = all(r["difference"] >= -args.tolerance for r in validation)
         if shipped:
