@@ -124,35 +124,31 @@ def run_load(url: str, headers: dict, uploads: list, clients: int, duration: flo
         mine = uploads[k::clients] or uploads
         rng = np.random.default_rng(k)  # each client's pauses: independent users, not a lockstep burst
         i = 0
-        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
-            while analyze_only and time.perf_counter() < t_end:
-                rid = analyze_only[(k + i * clients) % len(analyze_only)]
-                i += 1
-                r = call(c, "analyze", "POST", f"/api/v1/records/{rid}/analyze")
-                if r is not None:
-                    timing = r.json()["timing_ms"]
-                    with lock:
-                        for step in ENGINE_STEPS:
-                            engine_ms[step].append(float(timing[step]))
-                if think_s > 0:
-                    time.sleep(min(rng.exponential(think_s), max(0.0, t_end - time.perf_counter())))
-            while not analyze_only and time.perf_counter() < t_end:
-                files = [("files", f) for f in mine[i % len(mine)]]
-                i += 1
-                r = call(c, "upload", "POST", "/api/v1/records", files=files)
-                if r is None:
-                    continue
-                rid = r.json()["id"]
+        def analyze(c: httpx.Client, rid: str) -> None:
+            r = call(c, "analyze", "POST", f"/api/v1/records/{rid}/analyze")
+            if r is not None:
+                timing = r.json()["timing_ms"]
                 with lock:
-                    acknowledged.add(rid)
-                if engine:
-                    r = call(c, "analyze", "POST", f"/api/v1/records/{rid}/analyze")
-                    if r is not None:
-                        timing = r.json()["timing_ms"]
-                        with lock:
-                            for step in ENGINE_STEPS:
-                                engine_ms[step].append(float(timing[step]))
-                call(c, "fetch", "GET", f"/api/v1/records/{rid}?max_points=2000")
+                    for step in ENGINE_STEPS:
+                        engine_ms[step].append(float(timing[step]))
+
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+            while time.perf_counter() < t_end:
+                if analyze_only:
+                    analyze(c, analyze_only[(k + i * clients) % len(analyze_only)])
+                    i += 1
+                else:
+                    files = [("files", f) for f in mine[i % len(mine)]]
+                    i += 1
+                    r = call(c, "upload", "POST", "/api/v1/records", files=files)
+                    if r is None:
+                        continue
+                    rid = r.json()["id"]
+                    with lock:
+                        acknowledged.add(rid)
+                    if engine:
+                        analyze(c, rid)
+                    call(c, "fetch", "GET", f"/api/v1/records/{rid}?max_points=2000")
                 if think_s > 0:  # a user reading the result before the next record (exponential, mean think_s)
                     time.sleep(min(rng.exponential(think_s), max(0.0, t_end - time.perf_counter())))
 
