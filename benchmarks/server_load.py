@@ -52,6 +52,7 @@ from ecgscope.config import resolve_data_dir
 from ecgscope.server import Settings
 from ecgscope.server.auth import create_user, issue_token
 from ecgscope.server.context import ServerContext
+from ecgscope.server.services.analysis import engine_available
 
 GOAL_ANALYZE_P99_MS = 300.0  # at the realistic load: 16 users, each pausing ~5 s between records
 GOAL_SATURATION_RATIO = 0.7  # analyses/s of the saturated server over the engine's own rate on the same cores
@@ -302,7 +303,7 @@ def main() -> int:
     if args.processes is None:  # what `ecgscope serve` will use: its settings from the environment
         args.processes = Settings.from_env(state_dir=Path(tempfile.gettempdir())).analysis_processes
     alone = engine_rate(bases, args.processes, args.backend, args.saturation_duration) \
-        if args.saturation_duration > 0 else None
+        if args.saturation_duration > 0 and engine_available() else None
 
     with tempfile.TemporaryDirectory(prefix="ecgscope-load-") as tmp:
         state = Path(tmp)

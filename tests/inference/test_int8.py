@@ -43,6 +43,14 @@ def test_a_package_without_an_int8_network_says_why(tmp_path):
         Analyzer(pkg, backend="onnx-int8")
 
 
+def test_an_unknown_calibration_method_is_refused_with_the_valid_ones(tmp_path):
+    from ecgscope.inference.backends import quantize_int8
+
+    with pytest.raises(ValueError, match="unknown int8 calibration method 'kl'.*minmax, percentile, entropy"):
+        quantize_int8(resolve_package("ecgscope-17-12lead") / "model.onnx", tmp_path / "out.onnx",
+                      np.zeros((40, 12, 1000), np.float32), method="kl")
+
+
 def _real_records(name: str, data_dir) -> list:
     from ecgscope.datasets import open_dataset
 

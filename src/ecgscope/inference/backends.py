@@ -87,7 +87,8 @@ class OnnxBackend:
 
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ecgscope-onnx")
         parts = np.array_split(np.arange(len(windows)), n_parts)
-        return np.concatenate(list(self._pool.map(lambda idx: self.logits_serial(windows[idx[0]: idx[-1] + 1]), parts)))
+        return np.concatenate(list(self._pool.map(lambda idx: self.logits_serial(windows[idx[0]: idx[-1] + 1]),
+                                                  parts)))
 
 
 def export_onnx(bundle: str | os.PathLike, out_path: str | os.PathLike, *, opset: int = 17,
@@ -211,6 +212,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
         final = float(np.mean((logits(str(out_path), held) - reference) ** 2))
     return {"method": f"ONNX Runtime static QDQ: per-channel int8 weights, uint8 activations, {method} "
                       "calibration; convolutions only", "calibration_method": method,
-            "calibration_windows": int(n), "range_windows": int(n // 2), "sensitivity_share": sensitivity_share, "convolutions": len(convs),
+            "calibration_windows": int(n), "range_windows": int(n // 2), "sensitivity_share": sensitivity_share,
+            "convolutions": len(convs),
             "excluded": excluded, "excluded_share": held_share / total if total > 0 else 0.0, "sensitivity": sensitivity,
             "held_out_logit_mse": final}
